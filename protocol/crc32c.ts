@@ -1,0 +1,197 @@
+// CRC-32C (Castagnoli), the checksum of Kafka's magic-2 RecordBatch (NOTES §b), plus the GF(2) algebra that lets
+// the proxy fix up a batch's CRC after changing a few header bytes without reading the whole batch again.
+//
+// Conventions: every CRC value here is the *finished* CRC (init 0xFFFFFFFF, reflected polynomial 0x82F63B78,
+// final xor 0xFFFFFFFF), as an unsigned 32-bit number. "raw" means the bare register update with init 0 and no
+// final xor; it is linear in the data, which is what the combine/patch algebra relies on.
+
+import { crc32c as nativeCrc32c } from '@node-rs/crc32';
+
+/** The Castagnoli polynomial, bit-reflected (LSB-first), as used by Kafka's `Crc32C`. */
+export const CRC32C_POLYNOMIAL_REFLECTED = 0x82f63b78;
+
+/**
+ * CRC-32C of `buf[start, end)`, computed natively (SSE4.2 / ARMv8 CRC instructions via @node-rs/crc32).
+ * `subarray` makes a view, so no bytes are copied.
+ */
+export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
+  checkRange(buf, start, end);
+  return nativeCrc32c(start === 0 && end === buf.length ? buf : buf.subarray(start, end)) >>> 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pure-JS slicing-by-8. The native function is the one to use; this one exists as an independent implementation
+// for tests and as the baseline in bench/crc32c.ts. SLICES[k*256 + b] is the CRC contribution of byte b followed
+// by k zero bytes, so eight bytes can be folded per step with eight table lookups.
+
+const SLICES = buildSlicingTables();
+
+function buildSlicingTables(): Uint32Array {
+  const tables = new Uint32Array(8 * 256);
+  for (let b = 0; b < 256; b++) {
+    let c = b;
+    for (let bit = 0; bit < 8; bit++) c = c & 1 ? (c >>> 1) ^ CRC32C_POLYNOMIAL_REFLECTED : c >>> 1;
+    tables[b] = c >>> 0;
+  }
+  for (let k = 1; k < 8; k++) {
+    for (let b = 0; b < 256; b++) {
+      const prev = tables[(k - 1) * 256 + b];
+      tables[k * 256 + b] = ((prev >>> 8) ^ tables[prev & 0xff]) >>> 0;
+    }
+  }
+  return tables;
+}
+
+/**
+ * CRC-32C of `buf[start, end)` in pure JavaScript (table-driven, slicing-by-8). `previous` continues a CRC over
+ * data that came before (`crc32cPureJs(b, 0, b.length, crc32cPureJs(a))` is the CRC of `a ++ b`).
+ */
+export function crc32cPureJs(buf: Uint8Array, start = 0, end = buf.length, previous = 0): number {
+  checkRange(buf, start, end);
+  const t = SLICES;
+  let c = ~previous;
+  let i = start;
+  const end8 = start + ((end - start) & ~7);
+  while (i < end8) {
+    c ^= buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
+    const hi = buf[i + 4] | (buf[i + 5] << 8) | (buf[i + 6] << 16) | (buf[i + 7] << 24);
+    c =
+      t[1792 + (c & 0xff)] ^
+      t[1536 + ((c >>> 8) & 0xff)] ^
+      t[1280 + ((c >>> 16) & 0xff)] ^
+      t[1024 + (c >>> 24)] ^
+      t[768 + (hi & 0xff)] ^
+      t[512 + ((hi >>> 8) & 0xff)] ^
+      t[256 + ((hi >>> 16) & 0xff)] ^
+      t[hi >>> 24];
+    i += 8;
+  }
+  while (i < end) c = t[(c ^ buf[i++]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Zero operators. Feeding n zero bytes through the CRC register is a linear map Z_n on GF(2)^32 (zlib's
+// crc32_combine idea). We keep Z_{2^k} for each k, so Z_n for any n is the product of the operators for the set
+// bits of n: O(log n) steps. Each operator is stored as four 256-entry byte tables (table j, entry b = Z(b << 8j)),
+// so applying one is four lookups instead of a 32-column matrix-vector product. The operators for k < 32 are
+// built at load (32 KiB entries, well under a millisecond); larger ones are added on demand.
+
+const ZERO_OPERATORS: Uint32Array[] = [];
+
+function applyOperator(op: Uint32Array, v: number): number {
+  return (op[v & 0xff] ^ op[256 + ((v >>> 8) & 0xff)] ^ op[512 + ((v >>> 16) & 0xff)] ^ op[768 + (v >>> 24)]) >>> 0;
+}
+
+/** Byte tables for the linear map whose column i (the image of bit i) is `columns[i]`. */
+function operatorFromColumns(columns: Uint32Array): Uint32Array {
+  const op = new Uint32Array(1024);
+  for (let j = 0; j < 4; j++) {
+    const base = j * 256;
+    for (let b = 1; b < 256; b++) {
+      const lowest = b & -b;
+      op[base + b] = (op[base + (b ^ lowest)] ^ columns[8 * j + 31 - Math.clz32(lowest)]) >>> 0;
+    }
+  }
+  return op;
+}
+
+function oneZeroByteOperator(): Uint32Array {
+  const columns = new Uint32Array(32);
+  for (let i = 0; i < 32; i++) {
+    let c = (1 << i) >>> 0;
+    for (let bit = 0; bit < 8; bit++) c = c & 1 ? (c >>> 1) ^ CRC32C_POLYNOMIAL_REFLECTED : c >>> 1;
+    columns[i] = c >>> 0;
+  }
+  return operatorFromColumns(columns);
+}
+
+function square(op: Uint32Array): Uint32Array {
+  const columns = new Uint32Array(32);
+  for (let i = 0; i < 32; i++) columns[i] = applyOperator(op, applyOperator(op, (1 << i) >>> 0));
+  return operatorFromColumns(columns);
+}
+
+function zeroOperator(k: number): Uint32Array {
+  if (ZERO_OPERATORS.length === 0) ZERO_OPERATORS.push(oneZeroByteOperator());
+  while (ZERO_OPERATORS.length <= k) ZERO_OPERATORS.push(square(ZERO_OPERATORS[ZERO_OPERATORS.length - 1]));
+  return ZERO_OPERATORS[k];
+}
+
+zeroOperator(31);
+
+const TWO_POW_32 = 4294967296;
+
+/**
+ * Applies Z_n: the register value after feeding `zeroBytes` zero bytes into a raw (init 0, no final xor) CRC
+ * register holding `value`. O(log n).
+ */
+export function crc32cShift(value: number, zeroBytes: number): number {
+  checkLength('zeroBytes', zeroBytes);
+  let v = value >>> 0;
+  let low = zeroBytes % TWO_POW_32;
+  let high = Math.floor(zeroBytes / TWO_POW_32);
+  while (low !== 0) {
+    v = applyOperator(ZERO_OPERATORS[31 - Math.clz32(low & -low)], v);
+    low &= low - 1;
+  }
+  for (let k = 32; high !== 0; k++, high = Math.floor(high / 2)) {
+    if (high % 2 === 1) v = applyOperator(zeroOperator(k), v);
+  }
+  return v;
+}
+
+/**
+ * CRC-32C of `A ++ B` from `crcA = crc32c(A)`, `crcB = crc32c(B)` and `lenB = B.length` (zlib's crc32_combine).
+ * The init/xorout terms cancel because both CRCs use the same 0xFFFFFFFF constants:
+ * crc(A++B) = Z_lenB(crcA) ^ crcB.
+ */
+export function crc32cCombine(crcA: number, crcB: number, lenB: number): number {
+  return (crc32cShift(crcA, lenB) ^ crcB) >>> 0;
+}
+
+/**
+ * CRC-32C of a buffer after bytes `[patchOffset, patchOffset + oldBytes.length)` were replaced by `newBytes`,
+ * derived from the old CRC in O(log totalLen) without looking at the rest of the buffer.
+ *
+ * For equal-length inputs the init and xorout terms cancel, and the CRC is linear in the data, so
+ * crc(new) = crc(old) ^ raw(old ^ new), where old ^ new is zero outside the patch. Leading zeros leave a raw
+ * register at 0, so raw(delta) is the raw CRC of the changed bytes, shifted through the trailing zero bytes.
+ *
+ * `totalLen` is the length of the whole checksummed range; `patchOffset` is relative to its start. `oldBytes` must
+ * still hold the old values when this is called (pass a view of the buffer before you overwrite it).
+ */
+export function crc32cPatch(
+  oldCrc: number,
+  totalLen: number,
+  patchOffset: number,
+  oldBytes: Uint8Array,
+  newBytes: Uint8Array,
+): number {
+  const len = oldBytes.length;
+  if (newBytes.length !== len) {
+    throw new RangeError(`crc32cPatch: oldBytes (${len}) and newBytes (${newBytes.length}) differ in length`);
+  }
+  checkLength('totalLen', totalLen);
+  checkLength('patchOffset', patchOffset);
+  if (patchOffset + len > totalLen) {
+    throw new RangeError(`crc32cPatch: patch [${patchOffset}, ${patchOffset + len}) exceeds totalLen ${totalLen}`);
+  }
+  const t = SLICES;
+  let raw = 0;
+  for (let i = 0; i < len; i++) raw = t[(raw ^ oldBytes[i] ^ newBytes[i]) & 0xff] ^ (raw >>> 8);
+  if (raw === 0) return oldCrc >>> 0;
+  return (oldCrc ^ crc32cShift(raw, totalLen - patchOffset - len)) >>> 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+function checkRange(buf: Uint8Array, start: number, end: number): void {
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > buf.length) {
+    throw new RangeError(`crc32c: range [${start}, ${end}) is outside a buffer of ${buf.length} bytes`);
+  }
+}
+
+function checkLength(name: string, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`crc32c: ${name} must be a non-negative integer, got ${n}`);
+}
