@@ -26,17 +26,17 @@ export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
 
 const SLICES = buildSlicingTables();
 
-function buildSlicingTables(): Uint32Array {
-  const tables = new Uint32Array(8 * 256);
+function buildSlicingTables(): Int32Array {
+  const tables = new Int32Array(8 * 256);
   for (let b = 0; b < 256; b++) {
     let c = b;
     for (let bit = 0; bit < 8; bit++) c = c & 1 ? (c >>> 1) ^ CRC32C_POLYNOMIAL_REFLECTED : c >>> 1;
-    tables[b] = c >>> 0;
+    tables[b] = c;
   }
   for (let k = 1; k < 8; k++) {
     for (let b = 0; b < 256; b++) {
       const prev = tables[(k - 1) * 256 + b];
-      tables[k * 256 + b] = ((prev >>> 8) ^ tables[prev & 0xff]) >>> 0;
+      tables[k * 256 + b] = (prev >>> 8) ^ tables[prev & 0xff];
     }
   }
   return tables;
@@ -75,50 +75,74 @@ export function crc32cPureJs(buf: Uint8Array, start = 0, end = buf.length, previ
 // crc32_combine idea). We keep Z_{2^k} for each k, so Z_n for any n is the product of the operators for the set
 // bits of n: O(log n) steps. Each operator is stored as four 256-entry byte tables (table j, entry b = Z(b << 8j)),
 // so applying one is four lookups instead of a 32-column matrix-vector product. The operators for k < 32 are
-// built at load (32 KiB entries, well under a millisecond); larger ones are added on demand.
+// built at load (32K entries, well under a millisecond); larger ones are added on demand.
 
-const ZERO_OPERATORS: Uint32Array[] = [];
+// Tables are Int32Array, not Uint32Array: values >= 2^31 read from a Uint32Array leave V8's int32 fast path and
+// become doubles, which made every step several times slower. XOR works on the int32 bits either way; results are
+// turned unsigned (>>> 0) only at the API boundary.
 
-function applyOperator(op: Uint32Array, v: number): number {
-  return (op[v & 0xff] ^ op[256 + ((v >>> 8) & 0xff)] ^ op[512 + ((v >>> 16) & 0xff)] ^ op[768 + (v >>> 24)]) >>> 0;
+const OPERATOR_SIZE = 1024;
+/** Z_{2^k} for k < 32; operator k occupies [k * 1024, (k + 1) * 1024). 128 KiB. */
+const ZERO_OPERATORS = new Int32Array(32 * OPERATOR_SIZE);
+/** Z_{2^k} for k >= 32 (more than 4 GiB of zeros; never needed for Kafka), built on demand. */
+const LARGE_ZERO_OPERATORS: Int32Array[] = [];
+
+function applyOperator(t: Int32Array, base: number, v: number): number {
+  return (
+    t[base + (v & 0xff)] ^
+    t[base + 256 + ((v >>> 8) & 0xff)] ^
+    t[base + 512 + ((v >>> 16) & 0xff)] ^
+    t[base + 768 + (v >>> 24)]
+  );
 }
 
-/** Byte tables for the linear map whose column i (the image of bit i) is `columns[i]`. */
-function operatorFromColumns(columns: Uint32Array): Uint32Array {
-  const op = new Uint32Array(1024);
+/** Writes, at `base` in `t`, the byte tables of the linear map whose column i (the image of bit i) is `columns[i]`. */
+function writeOperator(t: Int32Array, base: number, columns: Int32Array): void {
   for (let j = 0; j < 4; j++) {
-    const base = j * 256;
+    const tableBase = base + j * 256;
+    t[tableBase] = 0;
     for (let b = 1; b < 256; b++) {
       const lowest = b & -b;
-      op[base + b] = (op[base + (b ^ lowest)] ^ columns[8 * j + 31 - Math.clz32(lowest)]) >>> 0;
+      t[tableBase + b] = t[tableBase + (b ^ lowest)] ^ columns[8 * j + 31 - Math.clz32(lowest)];
     }
   }
-  return op;
 }
 
-function oneZeroByteOperator(): Uint32Array {
-  const columns = new Uint32Array(32);
+/** Columns of M∘M for the operator M stored at `base` in `t`. */
+function squaredColumns(t: Int32Array, base: number): Int32Array {
+  const columns = new Int32Array(32);
+  for (let i = 0; i < 32; i++) columns[i] = applyOperator(t, base, applyOperator(t, base, 1 << i));
+  return columns;
+}
+
+function buildZeroOperators(): void {
+  const oneByte = new Int32Array(32);
   for (let i = 0; i < 32; i++) {
-    let c = (1 << i) >>> 0;
+    let c = 1 << i;
     for (let bit = 0; bit < 8; bit++) c = c & 1 ? (c >>> 1) ^ CRC32C_POLYNOMIAL_REFLECTED : c >>> 1;
-    columns[i] = c >>> 0;
+    oneByte[i] = c;
   }
-  return operatorFromColumns(columns);
+  writeOperator(ZERO_OPERATORS, 0, oneByte);
+  for (let k = 1; k < 32; k++) {
+    writeOperator(ZERO_OPERATORS, k * OPERATOR_SIZE, squaredColumns(ZERO_OPERATORS, (k - 1) * OPERATOR_SIZE));
+  }
 }
 
-function square(op: Uint32Array): Uint32Array {
-  const columns = new Uint32Array(32);
-  for (let i = 0; i < 32; i++) columns[i] = applyOperator(op, applyOperator(op, (1 << i) >>> 0));
-  return operatorFromColumns(columns);
-}
+buildZeroOperators();
 
-function zeroOperator(k: number): Uint32Array {
-  if (ZERO_OPERATORS.length === 0) ZERO_OPERATORS.push(oneZeroByteOperator());
-  while (ZERO_OPERATORS.length <= k) ZERO_OPERATORS.push(square(ZERO_OPERATORS[ZERO_OPERATORS.length - 1]));
-  return ZERO_OPERATORS[k];
+function largeZeroOperator(k: number): Int32Array {
+  while (LARGE_ZERO_OPERATORS.length <= k - 32) {
+    const last = LARGE_ZERO_OPERATORS.length;
+    const columns =
+      last === 0
+        ? squaredColumns(ZERO_OPERATORS, 31 * OPERATOR_SIZE)
+        : squaredColumns(LARGE_ZERO_OPERATORS[last - 1], 0);
+    const op = new Int32Array(OPERATOR_SIZE);
+    writeOperator(op, 0, columns);
+    LARGE_ZERO_OPERATORS.push(op);
+  }
+  return LARGE_ZERO_OPERATORS[k - 32];
 }
-
-zeroOperator(31);
 
 const TWO_POW_32 = 4294967296;
 
@@ -128,17 +152,19 @@ const TWO_POW_32 = 4294967296;
  */
 export function crc32cShift(value: number, zeroBytes: number): number {
   checkLength('zeroBytes', zeroBytes);
-  let v = value >>> 0;
-  let low = zeroBytes % TWO_POW_32;
-  let high = Math.floor(zeroBytes / TWO_POW_32);
+  let v = value | 0;
+  // Below 4 GiB (always, for Kafka batches) the int32 path is enough; larger counts take the float split.
+  const small = zeroBytes < TWO_POW_32;
+  let low = small ? zeroBytes | 0 : zeroBytes % TWO_POW_32 | 0;
+  let high = small ? 0 : Math.floor(zeroBytes / TWO_POW_32);
   while (low !== 0) {
-    v = applyOperator(ZERO_OPERATORS[31 - Math.clz32(low & -low)], v);
+    v = applyOperator(ZERO_OPERATORS, (31 - Math.clz32(low & -low)) * OPERATOR_SIZE, v);
     low &= low - 1;
   }
   for (let k = 32; high !== 0; k++, high = Math.floor(high / 2)) {
-    if (high % 2 === 1) v = applyOperator(zeroOperator(k), v);
+    if (high % 2 === 1) v = applyOperator(largeZeroOperator(k), 0, v);
   }
-  return v;
+  return v >>> 0;
 }
 
 /**

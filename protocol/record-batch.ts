@@ -273,13 +273,20 @@ export interface RewriteOptions {
   fullRecompute?: boolean;
 }
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
+// Scratch space for the rewritten bytes and the bytes they replace, reused so a rewrite allocates nothing.
+// Safe to share: every use is synchronous and finishes before the function returns.
+const SCRATCH_NEW = [Buffer.alloc(10), Buffer.alloc(14)] as const;
+const SCRATCH_OLD = [Buffer.alloc(10), Buffer.alloc(14)] as const;
+// DataView's setBigInt64 is a V8 intrinsic (a few ns); Buffer#writeBigInt64BE does bigint arithmetic (~150 ns).
+const SCRATCH_NEW_VIEWS = SCRATCH_NEW.map((b) => new DataView(b.buffer, b.byteOffset, b.byteLength));
 
-/** Big-endian encoding of the rewritten header bytes [43, 53) or [43, 57). */
+/**
+ * Big-endian encoding of the rewritten header bytes [43, 53) or [43, 57) into a scratch buffer (valid until the
+ * next call). Throws RangeError before anything is written anywhere if a value does not fit its field.
+ */
 function encodeProducerFields(fields: ProducerFields): Buffer {
   const { producerId, producerEpoch, baseSequence } = fields;
-  if (typeof producerId !== 'bigint' || producerId < INT64_MIN || producerId > INT64_MAX) {
+  if (typeof producerId !== 'bigint' || BigInt.asIntN(64, producerId) !== producerId) {
     throw new RangeError(`producerId ${String(producerId)} is not an int64`);
   }
   if (!Number.isInteger(producerEpoch) || producerEpoch < -32768 || producerEpoch > 32767) {
@@ -288,11 +295,26 @@ function encodeProducerFields(fields: ProducerFields): Buffer {
   if (baseSequence !== undefined && (!Number.isInteger(baseSequence) || baseSequence < -(2 ** 31) || baseSequence >= 2 ** 31)) {
     throw new RangeError(`baseSequence ${baseSequence} is not an int32`);
   }
-  const encoded = Buffer.allocUnsafe(baseSequence === undefined ? 10 : 14);
-  encoded.writeBigInt64BE(producerId, 0);
-  encoded.writeInt16BE(producerEpoch, 8);
-  if (baseSequence !== undefined) encoded.writeInt32BE(baseSequence, 10);
-  return encoded;
+  const which = baseSequence === undefined ? 0 : 1;
+  const view = SCRATCH_NEW_VIEWS[which];
+  view.setBigInt64(0, producerId);
+  view.setInt16(8, producerEpoch);
+  if (baseSequence !== undefined) view.setInt32(10, baseSequence);
+  return SCRATCH_NEW[which];
+}
+
+/** Copies `source[from, from + target.length)` to `target` (a plain loop beats a native call for 10-14 bytes). */
+function copyInto(target: Buffer, source: Buffer, from: number): Buffer {
+  for (let i = 0; i < target.length; i++) target[i] = source[from + i];
+  return target;
+}
+
+/** Writes the encoded fields at `at` in `target` and returns the patched CRC of the batch they belong to. */
+function writeFieldsAndPatchCrc(target: Buffer, at: number, encoded: Buffer, oldCrc: number, crcRangeLength: number): number {
+  const old = copyInto(SCRATCH_OLD[encoded.length === 10 ? 0 : 1], target, at);
+  const crc = crc32cPatch(oldCrc, crcRangeLength, BatchOffset.producerId - CRC_START, old, encoded);
+  for (let i = 0; i < encoded.length; i++) target[at + i] = encoded[i];
+  return crc;
 }
 
 /**
@@ -300,11 +322,12 @@ function encodeProducerFields(fields: ProducerFields): Buffer {
  * place**, and fixes the CRC at byte 17 with an O(log n) patch (nothing but the 61-byte header is read).
  *
  * Mutating is safe for the proxy because it owns the client's frame buffer once the request is decoded: the bytes
- * were read off the client socket into a buffer no one else references, the client never sees them again, and
- * the only writes are inside this batch's own header, so neighbouring batches and frames (even ones sharing the
- * same underlying slab) are untouched. Both values are absolute, so rewriting the same batch again (a retry
- * routed to another cluster) is fine. Whoever still needs the original bytes afterwards — to replay the client's
- * ids to another cluster, or for logging/metrics taken after the rewrite — must use `rewriteProducerCopy`.
+ * were read off the client socket into memory no one else references, the client never sees them again, and the
+ * only writes are inside this batch's own header, so neighbouring batches and frames (even ones sharing the same
+ * underlying slab) are untouched. (The one requirement, the same as for decoding: the frame reader must not recycle
+ * that memory before the request has been forwarded.) The written values are absolute, so rewriting the same batch
+ * again (a retry routed to another cluster) is fine. A caller that still needs the client's original ids after
+ * the rewrite, e.g. to replay the batch elsewhere or to log them, must use `rewriteProducerCopy`.
  */
 export function rewriteProducer(
   records: Buffer,
@@ -320,14 +343,7 @@ export function rewriteProducer(
     records.writeUInt32BE(computeCrc(view), batchOffset + BatchOffset.crc);
     return;
   }
-  const crc = crc32cPatch(
-    view.crc,
-    view.byteLength - CRC_START,
-    BatchOffset.producerId - CRC_START,
-    records.subarray(at, at + encoded.length),
-    encoded,
-  );
-  encoded.copy(records, at);
+  const crc = writeFieldsAndPatchCrc(records, at, encoded, view.crc, view.byteLength - CRC_START);
   records.writeUInt32BE(crc, batchOffset + BatchOffset.crc);
 }
 
@@ -340,14 +356,7 @@ export function rewriteProducerCopy(records: Buffer, batchOffset: number, fields
   const view = new BatchView(records, batchOffset);
   const header = Buffer.from(records.subarray(batchOffset, batchOffset + BATCH_HEADER_SIZE));
   const encoded = encodeProducerFields(fields);
-  const crc = crc32cPatch(
-    view.crc,
-    view.byteLength - CRC_START,
-    BatchOffset.producerId - CRC_START,
-    header.subarray(BatchOffset.producerId, BatchOffset.producerId + encoded.length),
-    encoded,
-  );
-  encoded.copy(header, BatchOffset.producerId);
+  const crc = writeFieldsAndPatchCrc(header, BatchOffset.producerId, encoded, view.crc, view.byteLength - CRC_START);
   header.writeUInt32BE(crc, BatchOffset.crc);
   return [header, records.subarray(batchOffset + BATCH_HEADER_SIZE, batchOffset + view.byteLength)];
 }
