@@ -1,0 +1,147 @@
+// Human-readable output of the CLI: aligned tables and short summaries of admin API answers. `--json` bypasses
+// all of this and prints the API's JSON as-is.
+import YAML from 'yaml';
+import type { Page, WireAuditEntry, WireLedgerEntry, WireOperation, WireResolution, WireRoutes } from './client.ts';
+
+/** Columns padded to their widest cell, two spaces apart; the last column is not padded (no trailing blanks). */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+const list = (values: readonly string[] | undefined): string => (values === undefined || values.length === 0 ? '-' : values.join(','));
+const orDash = (value: string | number | null | undefined): string => (value === null || value === undefined || value === '' ? '-' : String(value));
+
+export function formatRoutes(routes: WireRoutes): string {
+  const out: string[] = [`table version ${routes.version}, default route: ${routes.default}`, ''];
+  out.push(
+    routes.batches.length === 0
+      ? 'no batches declared'
+      : formatTable(
+          ['BATCH', 'STATE', 'CLUSTER', 'TOPICS', 'PREFIXES', 'PATTERNS'],
+          routes.batches.map((b) => [b.name, b.state, b.cluster, list(b.topics), list(b.prefixes), list(b.patterns)]),
+        ),
+  );
+  if (routes.topics.length > 0) {
+    out.push('', 'topic overrides:', formatTable(['TOPIC', 'STATE', 'CLUSTER', 'BATCH'], routes.topics.map((t) => [t.topic, t.state, t.cluster, orDash(t.batch)])));
+  }
+  if (routes.orphanedBatches.length > 0) {
+    out.push('', 'in the state store but not in the config (route nothing):', formatTable(['BATCH', 'STATE'], routes.orphanedBatches.map((b) => [b.name, b.state])));
+  }
+  if (routes.moves.length > 0) {
+    out.push(
+      '',
+      'moves in progress:',
+      formatTable(
+        ['MOVE', 'FROM', 'TO', 'PHASE', 'HELD', 'IN-FLIGHT', 'TOPICS'],
+        routes.moves.map((m) => [m.label, m.from, m.to, m.phase, String(m.heldNow), String(m.inFlight), list(m.topics)]),
+      ),
+    );
+  }
+  return out.join('\n');
+}
+
+export function formatResolution(r: WireResolution): string {
+  const rule = r.rule.kind === 'default' ? 'the default route' : `${r.rule.kind} rule "${r.rule.value}"`;
+  return `${r.topic} → ${r.cluster}  (state ${r.state}, ${rule}${r.batch === null ? '' : `, batch ${r.batch}`}, table version ${r.version})`;
+}
+
+function targetLabel(target: { readonly kind: string; readonly name: string | null }): string {
+  return target.kind === 'all' ? 'everything' : `${target.kind} ${target.name ?? ''}`;
+}
+
+export function formatOperation(op: WireOperation): string {
+  const out: string[] = [];
+  const head = `${op.action} of ${targetLabel(op.target)}`;
+  if (op.dryRun) {
+    out.push(`DRY RUN: ${head} — nothing was changed (table version ${op.version})`);
+  } else {
+    out.push(`${head}: ${op.outcome}, table version ${op.previousVersion} → ${op.version}`);
+  }
+  if (op.changes.length > 0) {
+    out.push(
+      formatTable(
+        ['ROUTE', 'NAME', 'BEFORE', 'AFTER'],
+        op.changes.map((c) => [c.kind, c.name, c.before ?? '(follows batch)', c.after ?? '(follows batch)']),
+      ),
+    );
+  }
+  if (op.move !== null) {
+    const verb = op.dryRun ? 'would move' : 'moved';
+    out.push(`${verb} ${op.move.from} → ${op.move.to}: ${op.move.topics.length} known topic(s)${op.move.topics.length > 0 ? `: ${op.move.topics.join(', ')}` : ''}`);
+  }
+  if (op.timings !== null) {
+    out.push(
+      `barrier: hold ${ms(op.timings.holdMs)}, drain ${ms(op.timings.drainMs)}, commit ${ms(op.timings.commitMs)}, total ${ms(op.timings.totalMs)}; ` +
+        `${op.heldRequests} request(s) held, ${op.rejectedRequests} answered with a retriable error`,
+    );
+  }
+  const refusals = op.refusals.length > 0 ? op.refusals : [];
+  if (refusals.length > 0) out.push(`${op.dryRun ? 'would be refused without --force' : 'pre-flight refusals'}:`, ...refusals.map((r) => `  - ${r}`));
+  if (op.preflight !== null && op.preflight.warnings.length > 0) out.push('warnings:', ...op.preflight.warnings.map((w) => `  - ${w}`));
+  if (op.forced.length > 0) out.push('forced:', ...op.forced.map((f) => `  - ${f}`));
+  if (op.reconciliation) out.push('this is a reconciliation event: the source lacks the writes made to the target since the flip (see the ledger)');
+  if (op.ledger.length > 0) out.push('', formatLedgerTable(op.ledger));
+  return out.join('\n');
+}
+
+function ms(value: number): string {
+  return `${Math.round(value * 10) / 10} ms`;
+}
+
+export function formatAudit(page: Page<WireAuditEntry>): string {
+  if (page.entries.length === 0) return 'the audit is empty';
+  const table = formatTable(
+    ['SEQ', 'WHEN', 'WHO', 'ACTION', 'TARGET', 'OUTCOME', 'VERSION', 'REASON'],
+    page.entries.map((e) => [
+      String(e.seq),
+      e.when,
+      e.who,
+      e.action,
+      targetLabel(e.target),
+      e.outcome,
+      String(e.version),
+      orDash(e.details.error === undefined ? e.reason : `${e.reason}${e.reason === '' ? '' : ' — '}${e.details.error}`),
+    ]),
+  );
+  return page.total > page.entries.length ? `${table}\n(last ${page.entries.length} of ${page.total} entries)` : table;
+}
+
+function formatLedgerTable(entries: readonly WireLedgerEntry[]): string {
+  return formatTable(
+    ['VERSION', 'TOPIC', 'PARTITION', 'FROM', 'TO', 'LAST-ON-OLD', 'FIRST-ON-NEW', 'HOLD', 'AT', 'NOTES'],
+    entries.map((e) => [
+      String(e.version),
+      e.topic,
+      String(e.partition),
+      e.from,
+      e.to,
+      orDash(e.lastOffsetOnOld),
+      orDash(e.firstOffsetOnNew),
+      ms(e.holdMs),
+      e.at,
+      [
+        e.reconciliation ? `reconcile from ${orDash(e.reconcileFromOffset)}` : '',
+        e.failedDrain ? 'failed drain' : '',
+      ]
+        .filter((n) => n !== '')
+        .join('; ') || '-',
+    ]),
+  );
+}
+
+export function formatLedger(page: Page<WireLedgerEntry>): string {
+  if (page.entries.length === 0) return 'the ledger is empty';
+  const table = formatLedgerTable(page.entries);
+  return page.total > page.entries.length ? `${table}\n(last ${page.entries.length} of ${page.total} entries)` : table;
+}
+
+/** The status document's shape belongs to the program; YAML is a readable rendering of any of it. */
+export function formatAny(value: unknown): string {
+  return YAML.stringify(value, { indent: 2 }).trimEnd();
+}

@@ -1,0 +1,316 @@
+// The admin API (DESIGN §6): HTTP + JSON under /v1, node:http only. See docs/admin-api.md for the reference.
+//
+// Order of checks for a request: authentication (401, everything but /healthz and /readyz), the route (404),
+// the method (405), the role (403), then for writes the media type (415), the body (413/400), and finally the
+// control plane, whose errors carry their own status (routing/errors.ts).
+//
+// Closed by default: no CORS headers, so browsers never let another origin read an answer. Writes require
+// `Content-Type: application/json` (even with an empty body), which a cross-site form or a "simple" fetch cannot
+// send without a CORS preflight (that this server never approves). Without tokens the server binds loopback only and also checks
+// the Host header, so a DNS-rebinding page cannot drive a local, open admin API.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { AdminRole, AdminToken } from '../config.ts';
+import { parseHostPort } from '../config.ts';
+import { ANONYMOUS_LOOPBACK, TokenAuthenticator, roleAllows, type Principal } from './auth.ts';
+import type { AdminControlPlane, OperationResult, WriteOptions } from './control-plane-port.ts';
+import { HttpError, readBody, sendError, sendJson, sendText, toHttpError } from './http.ts';
+import { writeBodySchema } from './write-body.ts';
+
+/** The part of a prom-client Registry that /metrics needs. */
+export interface MetricsRegistry {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+export interface AdminServerOptions {
+  /** `host:port` (port 0: any free port), normally `config.admin.listen`. */
+  readonly listen: string;
+  /** `config.admin.tokens`. Empty: open API, allowed on a loopback address only. */
+  readonly tokens: readonly AdminToken[];
+  readonly controlPlane: AdminControlPlane;
+  /** `GET /v1/status`: connections, in-flight and held requests, upstream health — whatever the program reports. */
+  readonly status: () => unknown;
+  /** `GET /readyz`: true once both clusters answered Metadata. */
+  readonly ready: () => boolean | Promise<boolean>;
+  readonly registry: MetricsRegistry;
+  readonly logger: Logger;
+  /** Cap of a request body. Default 64 KiB. */
+  readonly maxBodyBytes?: number;
+}
+
+export interface AdminServer {
+  /** `http://host:port`, with the port actually bound. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** Stops accepting connections and resolves when open requests are done. */
+  close(): Promise<void>;
+}
+
+export class AdminServerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AdminServerError';
+  }
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+
+/** 127.0.0.0/8, ::1 (also IPv4-mapped) and `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h.endsWith('.localhost') || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
+
+export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
+  const address = parseHostPort(options.listen);
+  if (address === undefined) throw new AdminServerError(`admin.listen: "${options.listen}" is not host:port`);
+  if (options.tokens.length === 0) {
+    if (!isLoopbackHost(address.host)) {
+      throw new AdminServerError(
+        `admin.listen is ${options.listen}, but no admin.tokens are configured: an open admin API may only listen on a ` +
+          'loopback address (127.0.0.1, ::1, localhost). Configure admin.tokens to listen on other addresses.',
+      );
+    }
+    options.logger.warn({ listen: options.listen }, 'admin API has no tokens: anyone on this host can change routes (loopback only)');
+  }
+  const server = createServer(createAdminHandler(options));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => options.logger.error({ err }, 'admin server error'));
+  const bound = server.address() as AddressInfo;
+  const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  options.logger.info({ url: `http://${host}:${bound.port}`, auth: options.tokens.length > 0 ? 'tokens' : 'none' }, 'admin API listening');
+  return {
+    url: `http://${host}:${bound.port}`,
+    host: bound.address,
+    port: bound.port,
+    close: () => closeServer(server),
+  };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((err) => (err === undefined ? resolve() : reject(err)));
+    server.closeIdleConnections();
+  });
+}
+
+// ── routes ──────────────────────────────────────────────────────────────────────────────────────────────────
+
+interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly url: URL;
+  readonly params: readonly string[];
+  readonly principal: Principal;
+}
+
+type Access = 'open' | AdminRole;
+
+interface Route {
+  readonly method: 'GET' | 'POST';
+  readonly pattern: RegExp;
+  readonly access: Access;
+  /** Writes read and validate a body, and are logged. */
+  readonly write?: (ctx: RequestContext, options: WriteOptions) => Promise<OperationResult>;
+  readonly read?: (ctx: RequestContext) => Promise<void>;
+}
+
+const SEGMENT = '([^/]+)';
+
+export function createAdminHandler(options: AdminServerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const auth = new TokenAuthenticator(options.tokens);
+  const cp = options.controlPlane;
+  const log = options.logger.child({ component: 'admin' });
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+
+  const reply = (ctx: RequestContext, body: unknown) => sendJson(ctx.res, 200, body);
+
+  const routes: readonly Route[] = [
+    { method: 'GET', pattern: /^\/healthz$/, access: 'open', read: async (ctx) => reply(ctx, { status: 'ok' }) },
+    {
+      method: 'GET',
+      pattern: /^\/readyz$/,
+      access: 'open',
+      read: async (ctx) => {
+        let ready: boolean;
+        try {
+          ready = await options.ready();
+        } catch (error) {
+          log.warn({ err: error }, 'readiness check failed');
+          ready = false;
+        }
+        sendJson(ctx.res, ready ? 200 : 503, { ready });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/metrics$/,
+      access: 'viewer',
+      read: async (ctx) => sendText(ctx.res, 200, options.registry.contentType, await options.registry.metrics()),
+    },
+    { method: 'GET', pattern: /^\/v1\/routes$/, access: 'viewer', read: async (ctx) => reply(ctx, cp.routes()) },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/routes\/resolve$/,
+      access: 'viewer',
+      read: async (ctx) => {
+        const topic = ctx.url.searchParams.get('topic');
+        if (topic === null || topic === '') throw new HttpError(400, 'topic: the query parameter is required (/v1/routes/resolve?topic=NAME)');
+        reply(ctx, cp.resolve(topic));
+      },
+    },
+    { method: 'GET', pattern: /^\/v1\/status$/, access: 'viewer', read: async (ctx) => reply(ctx, await options.status()) },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/audit$/,
+      access: 'viewer',
+      read: async (ctx) => reply(ctx, page(cp.audit(), limitOf(ctx.url))),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/ledger$/,
+      access: 'viewer',
+      read: async (ctx) => {
+        const topic = ctx.url.searchParams.get('topic');
+        const entries = cp.ledger().filter((e) => topic === null || e.topic === topic);
+        reply(ctx, page(entries, limitOf(ctx.url)));
+      },
+    },
+    { method: 'POST', pattern: new RegExp(`^/v1/batches/${SEGMENT}/flip$`), access: 'operator', write: (ctx, o) => cp.flipBatch(ctx.params[0], o) },
+    { method: 'POST', pattern: new RegExp(`^/v1/batches/${SEGMENT}/rollback$`), access: 'operator', write: (ctx, o) => cp.rollbackBatch(ctx.params[0], o) },
+    { method: 'POST', pattern: new RegExp(`^/v1/batches/${SEGMENT}/promote$`), access: 'operator', write: (ctx, o) => cp.promoteBatch(ctx.params[0], o) },
+    { method: 'POST', pattern: new RegExp(`^/v1/topics/${SEGMENT}/flip$`), access: 'operator', write: (ctx, o) => cp.flipTopic(ctx.params[0], o) },
+    { method: 'POST', pattern: new RegExp(`^/v1/topics/${SEGMENT}/rollback$`), access: 'operator', write: (ctx, o) => cp.rollbackTopic(ctx.params[0], o) },
+    { method: 'POST', pattern: /^\/v1\/rollback-all$/, access: 'operator', write: (_ctx, o) => cp.rollbackAll(o) },
+  ];
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    const matching = routes.map((route) => ({ route, match: route.pattern.exec(url.pathname) })).filter((m) => m.match !== null);
+    const open = matching.length > 0 && matching.every((m) => m.route.access === 'open');
+
+    let principal: Principal = ANONYMOUS_LOOPBACK;
+    if (!open) {
+      if (auth.enabled) {
+        const found = auth.authenticate(req.headers.authorization);
+        if (found === null) {
+          throw new HttpError(401, 'a valid bearer token is required (Authorization: Bearer TOKEN)', {
+            headers: { 'www-authenticate': 'Bearer realm="kmp"' },
+          });
+        }
+        principal = found;
+      } else if (!hostIsLoopback(req.headers.host)) {
+        throw new HttpError(403, `Host "${req.headers.host ?? ''}" refused: the admin API has no tokens and answers loopback names only`);
+      }
+    }
+    if (matching.length === 0) throw new HttpError(404, `no such endpoint: ${url.pathname}`);
+    const chosen = matching.find((m) => m.route.method === req.method);
+    if (chosen === undefined) {
+      const allow = [...new Set(matching.map((m) => m.route.method))].join(', ');
+      throw new HttpError(405, `${req.method ?? '?'} is not allowed on ${url.pathname}; use ${allow}`, { headers: { allow } });
+    }
+    const { route } = chosen;
+    if (route.access !== 'open' && !roleAllows(principal.role, route.access)) {
+      throw new HttpError(403, `token "${principal.name}" has role ${principal.role}; this needs ${route.access}`);
+    }
+    const params = (chosen.match as RegExpExecArray).slice(1).map(decodeSegment);
+    const ctx: RequestContext = { req, res, url, params, principal };
+    if (route.read !== undefined) {
+      await route.read(ctx);
+      return;
+    }
+    if (route.write !== undefined) await runWrite(ctx, route.write);
+  }
+
+  async function runWrite(ctx: RequestContext, write: NonNullable<Route['write']>): Promise<void> {
+    // Always required, even for an empty body: a browser sends a body-less cross-site POST without any type and
+    // without a preflight, so accepting that would let any web page roll back routes on an open loopback API.
+    const contentType = ctx.req.headers['content-type'];
+    if (contentType === undefined || !/^application\/json\s*(;|$)/i.test(contentType)) {
+      ctx.req.resume();
+      throw new HttpError(415, 'write requests need "Content-Type: application/json" (the body may be empty or {})');
+    }
+    const raw = await readBody(ctx.req, maxBodyBytes);
+    let parsedJson: unknown = {};
+    if (raw.length > 0) {
+      try {
+        parsedJson = JSON.parse(raw.toString('utf8'));
+      } catch (error) {
+        throw new HttpError(400, `body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    const body = writeBodySchema.safeParse(parsedJson);
+    if (!body.success) {
+      const message = body.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(body)'}: ${i.message}`).join('; ');
+      throw new HttpError(400, message, { code: 'VALIDATION' });
+    }
+    const options: WriteOptions = {
+      who: ctx.principal.name,
+      ...(body.data.reason !== undefined ? { reason: body.data.reason } : {}),
+      dryRun: body.data.dryRun,
+      force: body.data.force,
+    };
+    const what = { who: options.who, path: ctx.url.pathname, reason: options.reason, dryRun: options.dryRun, force: options.force };
+    let result: OperationResult;
+    try {
+      // The control plane validates some input synchronously (an unknown batch throws before any promise).
+      result = await Promise.resolve().then(() => write(ctx, options));
+    } catch (error) {
+      const { error: http } = toHttpError(error);
+      log.warn({ ...what, status: http.status, error: http.message }, 'admin write failed');
+      throw error;
+    }
+    log.info({ ...what, version: result.version, outcome: result.outcome }, 'admin write');
+    sendJson(ctx.res, 200, result);
+  }
+
+  return (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      const { error: http, unexpected } = toHttpError(error);
+      if (unexpected) log.error({ err: error, method: req.method, url: req.url }, 'admin request failed');
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      sendError(res, http);
+    });
+  };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `bad URL encoding in "${segment}"`);
+  }
+}
+
+function hostIsLoopback(hostHeader: string | undefined): boolean {
+  if (hostHeader === undefined) return true; // HTTP/1.0 tools; browsers always send Host
+  const hostOnly = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.replace(/:\d*$/, '');
+  return isLoopbackHost(hostOnly);
+}
+
+function limitOf(url: URL): number | undefined {
+  const raw = url.searchParams.get('limit');
+  if (raw === null) return undefined;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1) throw new HttpError(400, `limit: expected a positive integer, got "${raw}"`);
+  return limit;
+}
+
+/** The last `limit` entries (the newest), oldest first, with the total before paging. */
+function page<T>(entries: readonly T[], limit: number | undefined): { total: number; entries: readonly T[] } {
+  return { total: entries.length, entries: limit === undefined ? entries : entries.slice(-limit) };
+}

@@ -1,0 +1,94 @@
+// Prometheus metrics (prom-client). Topic labels are capped: the first `maxTopics` distinct topics get their own
+// label value, later ones are counted under "__overflow__", so 50k topics cannot blow up a scrape.
+import client from 'prom-client';
+import type { Cluster } from '../routing/cluster.ts';
+import { summarizeRecords } from '../protocol/record-batch.ts';
+import type { DataPathMetrics } from './proxy/proxy-context.ts';
+
+export const OVERFLOW_TOPIC = '__overflow__';
+
+const ERROR_NAMES: Record<number, string> = {
+  [-1]: 'UNKNOWN_SERVER_ERROR', 2: 'CORRUPT_MESSAGE', 3: 'UNKNOWN_TOPIC_OR_PARTITION', 5: 'LEADER_NOT_AVAILABLE',
+  6: 'NOT_LEADER_OR_FOLLOWER', 7: 'REQUEST_TIMED_OUT', 10: 'MESSAGE_TOO_LARGE', 13: 'NETWORK_EXCEPTION',
+  19: 'NOT_ENOUGH_REPLICAS', 20: 'NOT_ENOUGH_REPLICAS_AFTER_APPEND', 29: 'TOPIC_AUTHORIZATION_FAILED',
+  45: 'OUT_OF_ORDER_SEQUENCE_NUMBER', 47: 'INVALID_PRODUCER_EPOCH', 53: 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  56: 'KAFKA_STORAGE_ERROR', 87: 'INVALID_RECORD',
+};
+
+export function errorName(code: number): string {
+  return ERROR_NAMES[code] ?? `ERROR_${code}`;
+}
+
+export interface ProxyMetricsOptions {
+  maxTopics?: number;
+}
+
+export class ProxyMetrics implements DataPathMetrics {
+  readonly registry = new client.Registry();
+  readonly #maxTopics: number;
+  readonly #topics = new Set<string>();
+  readonly produceRequests: client.Counter<'topic' | 'cluster'>;
+  readonly produceBytes: client.Counter<'topic' | 'cluster'>;
+  readonly produceRecords: client.Counter<'topic' | 'cluster'>;
+  readonly produceErrors: client.Counter<'topic' | 'cluster' | 'error'>;
+  readonly requestDuration: client.Histogram<'api'>;
+  readonly upstreamDuration: client.Histogram<'cluster' | 'api'>;
+  readonly connections: client.Gauge;
+  readonly inflightRequests: client.Gauge;
+  readonly heldRequests: client.Gauge;
+  readonly flipHoldSeconds: client.Histogram<'action'>;
+  readonly routeVersion: client.Gauge;
+  readonly routeInfo: client.Gauge<'kind' | 'name' | 'cluster' | 'state'>;
+  readonly upstreamBrokerUp: client.Gauge<'cluster' | 'broker'>;
+  readonly refusedConnections: client.Counter<'reason'>;
+
+  constructor(opts: ProxyMetricsOptions = {}) {
+    this.#maxTopics = opts.maxTopics ?? 1000;
+    const r = [this.registry];
+    this.produceRequests = new client.Counter({ name: 'kmp_produce_requests_total', help: 'Produce requests forwarded upstream, per topic and cluster (one per topic per upstream request).', labelNames: ['topic', 'cluster'], registers: r });
+    this.produceBytes = new client.Counter({ name: 'kmp_produce_bytes_total', help: 'Record batch bytes forwarded upstream.', labelNames: ['topic', 'cluster'], registers: r });
+    this.produceRecords = new client.Counter({ name: 'kmp_produce_records_total', help: 'Records forwarded upstream (from batch headers; records are never decoded).', labelNames: ['topic', 'cluster'], registers: r });
+    this.produceErrors = new client.Counter({ name: 'kmp_produce_errors_total', help: 'Partition errors returned to producers.', labelNames: ['topic', 'cluster', 'error'], registers: r });
+    this.requestDuration = new client.Histogram({ name: 'kmp_request_duration_seconds', help: 'Client-facing request duration, read to response.', labelNames: ['api'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r });
+    this.upstreamDuration = new client.Histogram({ name: 'kmp_upstream_request_duration_seconds', help: 'Upstream request duration.', labelNames: ['cluster', 'api'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r });
+    this.connections = new client.Gauge({ name: 'kmp_connections', help: 'Open client connections.', registers: r });
+    this.inflightRequests = new client.Gauge({ name: 'kmp_inflight_requests', help: 'Client requests read but not yet answered.', registers: r });
+    this.heldRequests = new client.Gauge({ name: 'kmp_held_requests', help: 'Partition admissions held by a cutover barrier right now.', registers: r });
+    this.flipHoldSeconds = new client.Histogram({ name: 'kmp_flip_hold_seconds', help: 'How long a flip or rollback held writes.', labelNames: ['action'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: r });
+    this.routeVersion = new client.Gauge({ name: 'kmp_route_version', help: 'Version of the switch table in force.', registers: r });
+    this.routeInfo = new client.Gauge({ name: 'kmp_route_info', help: 'Route of each batch and topic override (value 1).', labelNames: ['kind', 'name', 'cluster', 'state'], registers: r });
+    this.upstreamBrokerUp = new client.Gauge({ name: 'kmp_upstream_broker_up', help: '1 while the proxy holds a live connection to the upstream broker.', labelNames: ['cluster', 'broker'], registers: r });
+    this.refusedConnections = new client.Counter({ name: 'kmp_refused_connections_total', help: 'Client connections refused or closed by a limit or a protocol error.', labelNames: ['reason'], registers: r });
+  }
+
+  /** The label value for a topic, within the cardinality cap. */
+  topicLabel(topic: string): string {
+    if (this.#topics.has(topic)) return topic;
+    if (this.#topics.size >= this.#maxTopics) return OVERFLOW_TOPIC;
+    this.#topics.add(topic);
+    return topic;
+  }
+
+  producedUpstream(cluster: Cluster, entries: readonly { topic: string; records: Buffer | null }[]): void {
+    let lastTopic: string | null = null;
+    for (const e of entries) {
+      const labels = { topic: this.topicLabel(e.topic), cluster };
+      if (e.topic !== lastTopic) this.produceRequests.inc(labels);
+      lastTopic = e.topic;
+      if (e.records === null || e.records.length === 0) continue;
+      this.produceBytes.inc(labels, e.records.length);
+      try {
+        this.produceRecords.inc(labels, summarizeRecords(e.records).recordCount);
+      } catch {
+        // A malformed batch is the broker's to refuse; it is counted as bytes only.
+      }
+    }
+  }
+
+  producedResponse(entries: readonly { topic: string; cluster: Cluster | null; result: { errorCode: number } | null }[]): void {
+    for (const e of entries) {
+      const code = e.result?.errorCode ?? 0;
+      if (code !== 0) this.produceErrors.inc({ topic: this.topicLabel(e.topic), cluster: e.cluster ?? 'none', error: errorName(code) });
+    }
+  }
+}

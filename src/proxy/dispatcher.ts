@@ -1,0 +1,40 @@
+// Request dispatch by API key. Anything the proxy does not serve closes that one connection with a log line,
+// which is what a Kafka broker does with a request it cannot parse; the process never goes down for it.
+import { ApiKey } from '../../protocol/messages/index.ts';
+import type { Handler } from './client-connection.ts';
+import type { ProxyContext } from './proxy-context.ts';
+import type { AdvertisedApi } from './api-versions.ts';
+import { apiVersionsHandler } from './handlers/api-versions.ts';
+import { metadataHandler } from './handlers/metadata.ts';
+import { produceHandler } from './handlers/produce.ts';
+import { initProducerIdHandler } from './handlers/init-producer-id.ts';
+import { findCoordinatorHandler } from './handlers/find-coordinator.ts';
+
+const API_NAMES = new Map<number, string>(Object.entries(ApiKey).map(([name, key]) => [key as number, name]));
+
+export function createDispatcher(px: ProxyContext, advertised: () => AdvertisedApi[]): (apiKey: number) => Handler {
+  const versionChecked = (apiKey: number, handler: Handler): Handler => (ctx, respond) => {
+    const v = ctx.header.requestApiVersion;
+    if (!px.acceptsVersion(apiKey, v)) {
+      respond.close(`${API_NAMES.get(apiKey) ?? apiKey} v${v} is not supported by the proxy`);
+      return;
+    }
+    return handler(ctx, respond);
+  };
+  const handlers = new Map<number, Handler>([
+    [ApiKey.ApiVersions, apiVersionsHandler(advertised)],
+    [ApiKey.Metadata, versionChecked(ApiKey.Metadata, metadataHandler(px))],
+    [ApiKey.Produce, produceHandler(px)],
+    [ApiKey.InitProducerId, versionChecked(ApiKey.InitProducerId, initProducerIdHandler(px))],
+    [ApiKey.FindCoordinator, versionChecked(ApiKey.FindCoordinator, findCoordinatorHandler())],
+  ]);
+  const refuse: Handler = (ctx, respond) => {
+    const key = ctx.header.requestApiKey;
+    const name = API_NAMES.get(key) ?? `unknown API ${key}`;
+    const why = key === ApiKey.Fetch
+      ? 'Fetch is advertised only for librdkafka feature detection; consumers connect to the clusters directly'
+      : `${name} is not served by the proxy (producers only; transactions come later)`;
+    respond.close(why);
+  };
+  return (apiKey) => handlers.get(apiKey) ?? refuse;
+}

@@ -1,0 +1,37 @@
+// ApiVersions is answered by the proxy itself (DESIGN §1). A version the proxy does not know is answered the
+// way Kafka does (KIP-511): a v0 response with UNSUPPORTED_VERSION that lists the ApiVersions range, so the
+// client retries lower.
+import { Reader } from '../../../protocol/reader.ts';
+import { ApiKey, decodeRequestBody } from '../../../protocol/messages/index.ts';
+import { encodeResponseFrame } from '../../../protocol/codec.ts';
+import type { ApiVersionsRequest } from '../../../protocol/messages/api-versions-request.ts';
+import type { ApiVersionsResponse } from '../../../protocol/messages/api-versions-response.ts';
+import type { Handler } from '../client-connection.ts';
+import type { AdvertisedApi } from '../api-versions.ts';
+import { ErrorCode } from '../error-codes.ts';
+
+export function apiVersionsHandler(advertised: () => AdvertisedApi[]): Handler {
+  return (ctx, respond) => {
+    const version = ctx.header.requestApiVersion;
+    const apis = advertised();
+    const own = apis.find((a) => a.apiKey === ApiKey.ApiVersions)!;
+    if (version > own.maxVersion || version < 0) {
+      const body = { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: [own], throttleTimeMs: 0 } as unknown as ApiVersionsResponse;
+      respond.send(encodeResponseFrame(ApiKey.ApiVersions, 0, ctx.header.correlationId, body));
+      return;
+    }
+    const req = decodeRequestBody(ApiKey.ApiVersions, version, new Reader(ctx.frame, ctx.bodyOffset)) as ApiVersionsRequest;
+    if (version >= 3) ctx.connection.clientSoftware = { name: req.clientSoftwareName, version: req.clientSoftwareVersion };
+    const body = {
+      errorCode: 0,
+      apiKeys: apis,
+      throttleTimeMs: 0,
+      // No finalized features: without `transaction.version` Java clients stay on transactions v1 (NOTES §d).
+      supportedFeatures: [],
+      finalizedFeaturesEpoch: -1n,
+      finalizedFeatures: [],
+      zkMigrationReady: false,
+    } as unknown as ApiVersionsResponse;
+    respond.send(encodeResponseFrame(ApiKey.ApiVersions, version, ctx.header.correlationId, body));
+  };
+}

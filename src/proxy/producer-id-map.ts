@@ -1,0 +1,70 @@
+// Producer ids are only valid in the cluster that issued them, and sequence numbers are per (pid, partition).
+// The proxy keeps the client's sequence numbers and maps the client-facing pid per destination (DESIGN §5):
+// - the client-facing pid comes from the default cluster, where it maps to itself (nothing is rewritten on the
+//   common path);
+// - every other (cluster, generation) gets a fresh upstream pid from that cluster. `generation` changes each time
+//   a partition moves onto a cluster, so a partition that comes back never meets the pid it wrote under before
+//   (its sequence there is behind the client's and the broker would answer OUT_OF_ORDER_SEQUENCE_NUMBER),
+//   while a broker accepts any first sequence from a pid it has never seen on that partition.
+import { LRUCache } from 'lru-cache';
+import type { Cluster } from '../../routing/cluster.ts';
+
+export interface UpstreamProducer {
+  producerId: bigint;
+  producerEpoch: number;
+}
+
+export type AllocatePid = (cluster: Cluster) => Promise<UpstreamProducer>;
+
+export class ProducerIdMap {
+  readonly #defaultCluster: Cluster;
+  readonly #allocate: AllocatePid;
+  readonly #movedBefore: (topic: string) => boolean;
+  /** Client pids handed out by this proxy (issued by the default cluster). */
+  #issued: LRUCache<bigint, true>;
+  #mapped: LRUCache<string, Promise<UpstreamProducer>>;
+
+  constructor(opts: { defaultCluster: Cluster; allocate: AllocatePid; maxEntries?: number; movedBefore?: (topic: string) => boolean }) {
+    this.#defaultCluster = opts.defaultCluster;
+    this.#allocate = opts.allocate;
+    this.#movedBefore = opts.movedBefore ?? (() => false);
+    const max = opts.maxEntries ?? 200_000;
+    this.#issued = new LRUCache({ max });
+    this.#mapped = new LRUCache({ max });
+  }
+
+  get defaultCluster(): Cluster {
+    return this.#defaultCluster;
+  }
+
+  /** Records a pid that InitProducerId on the default cluster gave to a client. */
+  noteIssued(producerId: bigint): void {
+    this.#issued.set(producerId, true);
+  }
+
+  /**
+   * The upstream (pid, epoch) for a batch of client pid/epoch going to `cluster` at partition `generation`, or
+   * null when the batch goes out unchanged (identity on the default cluster before any move; or no pid at all).
+   * A topic that moved before this process started (known from the ledger) never uses the identity: its
+   * partitions may hold the client's pid at an older sequence.
+   */
+  lookup(topic: string, client: UpstreamProducer, cluster: Cluster, generation: number): UpstreamProducer | null | Promise<UpstreamProducer> {
+    if (client.producerId < 0n) return null;
+    if (cluster === this.#defaultCluster && generation === 0 && !this.#movedBefore(topic)) return null;
+    const key = `${client.producerId}:${client.producerEpoch}:${cluster}:${generation}`;
+    let p = this.#mapped.get(key);
+    if (!p) {
+      p = this.#allocate(cluster);
+      this.#mapped.set(key, p);
+      // A failed allocation must not stick: the next batch asks again.
+      p.catch(() => {
+        if (this.#mapped.get(key) === p) this.#mapped.delete(key);
+      });
+    }
+    return p;
+  }
+
+  get size(): number {
+    return this.#mapped.size;
+  }
+}

@@ -1,0 +1,275 @@
+// The proxy's client for one upstream cluster (source or target): bootstrap, a metadata cache, one shared
+// connection per broker, reconnect with backoff. Everything here is per cluster, so broker ids and topic
+// metadata of the two clusters never mix.
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import { BrokerConnection, UpstreamError, type VersionRange } from './broker-connection.ts';
+import { ApiKey } from '../../protocol/messages/index.ts';
+import type { MetadataResponse } from '../../protocol/messages/metadata-response.ts';
+import { defaultInitProducerIdRequest } from '../../protocol/messages/init-producer-id-request.ts';
+import { defaultMetadataRequest } from '../../protocol/messages/metadata-request.ts';
+import { defaultDescribeConfigsRequest } from '../../protocol/messages/describe-configs-request.ts';
+import type { DescribeConfigsResponse } from '../../protocol/messages/describe-configs-response.ts';
+import type { InitProducerIdResponse } from '../../protocol/messages/init-producer-id-response.ts';
+import type { Cluster as ClusterName } from '../../routing/cluster.ts';
+
+export interface PartitionMeta {
+  partition: number;
+  errorCode: number;
+  leaderId: number;
+}
+
+export interface TopicMeta {
+  name: string;
+  errorCode: number;
+  topicId: string;
+  isInternal: boolean;
+  partitions: PartitionMeta[];
+  fetchedAt: number;
+}
+
+export interface ClusterClientOptions {
+  name: ClusterName;
+  bootstrap: string[];
+  requestTimeoutMs: number;
+  metadataTtlMs: number;
+  maxFrameBytes: number;
+  logger: Logger;
+  /** Called on every upstream connection state change (metrics, status). */
+  onBrokerState?: (cluster: ClusterName, broker: string, up: boolean) => void;
+}
+
+const METADATA_VERSION_MAX = 12;
+const UNKNOWN_TOPIC_OR_PARTITION = 3;
+const TOPIC_RESOURCE = 2;
+
+function parseHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) };
+}
+
+export class ClusterClient {
+  readonly name: ClusterName;
+  readonly #opts: ClusterClientOptions;
+  readonly #log: Logger;
+  /** node id → address, from the newest Metadata answer. */
+  #brokers = new Map<number, { host: string; port: number }>();
+  /** address key → live connection or a pending connect. */
+  #connections = new Map<string, Promise<BrokerConnection>>();
+  #backoffUntil = new Map<string, { until: number; delayMs: number }>();
+  #topics: LRUCache<string, TopicMeta>;
+  #inflightMetadata = new Map<string, Promise<TopicMeta>>();
+  /** Version ranges every known broker of this cluster supports (intersection). */
+  #versions: Map<number, VersionRange> | null = null;
+  #clusterId: string | null = null;
+  #ready = false;
+
+  constructor(opts: ClusterClientOptions) {
+    this.name = opts.name;
+    this.#opts = opts;
+    this.#log = opts.logger.child({ cluster: opts.name });
+    this.#topics = new LRUCache<string, TopicMeta>({ max: 100_000, ttl: opts.metadataTtlMs, updateAgeOnGet: false });
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  get clusterId(): string | null {
+    return this.#clusterId;
+  }
+
+  /** API version ranges supported by this cluster (intersection over the brokers we talked to). */
+  get versions(): Map<number, VersionRange> | null {
+    return this.#versions;
+  }
+
+  /** Connects to a bootstrap broker and loads the broker list; retried by callers until it succeeds. */
+  async start(): Promise<void> {
+    await this.#metadataRequest(null);
+    this.#ready = true;
+  }
+
+  /** Cached topic metadata, fetched (and de-duplicated across callers) on a miss. */
+  async topic(name: string, opts: { allowAutoCreate?: boolean; refresh?: boolean } = {}): Promise<TopicMeta> {
+    if (!opts.refresh) {
+      const hit = this.#topics.get(name);
+      if (hit) return hit;
+    }
+    const key = `${name}\u0000${opts.allowAutoCreate ? 1 : 0}`;
+    let p = this.#inflightMetadata.get(key);
+    if (!p) {
+      p = this.#metadataRequest([name], opts.allowAutoCreate ?? false)
+        .then((metas) => metas.get(name) ?? { name, errorCode: UNKNOWN_TOPIC_OR_PARTITION, topicId: '', isInternal: false, partitions: [], fetchedAt: Date.now() })
+        .finally(() => this.#inflightMetadata.delete(key));
+      this.#inflightMetadata.set(key, p);
+    }
+    return p;
+  }
+
+  /** Metadata for every topic of the cluster (Metadata with topics = null). */
+  async allTopics(): Promise<TopicMeta[]> {
+    return [...(await this.#metadataRequest(null)).values()];
+  }
+
+  /** Forget a topic's metadata (after a leader error) so the next lookup asks the cluster again. */
+  invalidate(topic: string): void {
+    this.#topics.delete(topic);
+  }
+
+  /** Refresh a topic's metadata in the background, e.g. after NOT_LEADER_OR_FOLLOWER. */
+  refreshSoon(topic: string): void {
+    this.invalidate(topic);
+    this.topic(topic).catch((err) => this.#log.debug({ topic, err: String(err) }, 'background metadata refresh failed'));
+  }
+
+  /** The connection to a broker by node id; connects (with backoff) when needed. */
+  connection(nodeId: number): Promise<BrokerConnection> {
+    const addr = this.#brokers.get(nodeId);
+    if (!addr) return Promise.reject(new UpstreamError('connection', `${this.name}: unknown broker id ${nodeId}`));
+    return this.#connectionTo(addr.host, addr.port);
+  }
+
+  /** Any live broker connection (bootstrap if none), for cluster-wide requests such as InitProducerId. */
+  async anyConnection(): Promise<BrokerConnection> {
+    for (const p of this.#connections.values()) {
+      const c = await p.catch(() => null);
+      if (c?.isOpen) return c;
+    }
+    const candidates = this.#brokers.size > 0 ? [...this.#brokers.values()] : this.#opts.bootstrap.map(parseHostPort);
+    let last: unknown = null;
+    for (const addr of candidates) {
+      try {
+        return await this.#connectionTo(addr.host, addr.port);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last instanceof Error ? last : new UpstreamError('connection', `${this.name}: no broker reachable`);
+  }
+
+  /** A fresh idempotent producer id from this cluster (non-transactional InitProducerId). */
+  async initProducerId(): Promise<{ producerId: bigint; producerEpoch: number }> {
+    const conn = await this.anyConnection();
+    const version = Math.min(conn.versions.get(ApiKey.InitProducerId)?.max ?? 0, 4);
+    const res = (await conn.send(ApiKey.InitProducerId, version, {
+      ...defaultInitProducerIdRequest(),
+      transactionalId: null,
+      transactionTimeoutMs: 2147483647,
+      producerId: -1n,
+      producerEpoch: -1,
+    })) as InitProducerIdResponse;
+    if (res.errorCode !== 0) throw new UpstreamError('protocol', `${this.name}: InitProducerId failed with error ${res.errorCode}`);
+    return { producerId: res.producerId, producerEpoch: res.producerEpoch };
+  }
+
+  /** Topic configs (names → values) for pre-flight comparisons; one DescribeConfigs to any broker. */
+  async topicConfigs(topics: readonly string[], keys: readonly string[]): Promise<Map<string, Map<string, string | null>>> {
+    const conn = await this.anyConnection();
+    const version = Math.min(conn.versions.get(ApiKey.DescribeConfigs)?.max ?? 1, 4);
+    const res = (await conn.send(ApiKey.DescribeConfigs, version, {
+      ...defaultDescribeConfigsRequest(),
+      resources: topics.map((t) => ({ resourceType: TOPIC_RESOURCE, resourceName: t, configurationKeys: [...keys] })),
+    })) as DescribeConfigsResponse;
+    const out = new Map<string, Map<string, string | null>>();
+    for (const r of res.results) {
+      if (r.errorCode !== 0) continue;
+      out.set(r.resourceName, new Map(r.configs.map((c) => [c.name, c.value])));
+    }
+    return out;
+  }
+
+  close(): void {
+    for (const p of this.#connections.values()) p.then((c) => c.close(), () => {});
+    this.#connections.clear();
+  }
+
+  async #metadataRequest(topics: string[] | null, allowAutoCreate = false): Promise<Map<string, TopicMeta>> {
+    const conn = await this.anyConnection();
+    const version = Math.min(conn.versions.get(ApiKey.Metadata)?.max ?? 0, METADATA_VERSION_MAX);
+    const res = (await conn.send(ApiKey.Metadata, version, {
+      ...defaultMetadataRequest(),
+      topics: topics === null ? null : topics.map((name) => ({ topicId: '00000000-0000-0000-0000-000000000000', name })),
+      allowAutoTopicCreation: allowAutoCreate,
+      includeClusterAuthorizedOperations: false,
+      includeTopicAuthorizedOperations: false,
+    })) as MetadataResponse;
+    this.#clusterId = res.clusterId ?? this.#clusterId;
+    if (res.brokers.length > 0) {
+      this.#brokers = new Map(res.brokers.map((b) => [b.nodeId, { host: b.host, port: b.port }]));
+    }
+    const out = new Map<string, TopicMeta>();
+    const now = Date.now();
+    for (const t of res.topics) {
+      if (t.name === null) continue;
+      const meta: TopicMeta = {
+        name: t.name,
+        errorCode: t.errorCode,
+        topicId: t.topicId,
+        isInternal: t.isInternal,
+        partitions: t.partitions
+          .map((p) => ({ partition: p.partitionIndex, errorCode: p.errorCode, leaderId: p.leaderId }))
+          .sort((a, b) => a.partition - b.partition),
+        fetchedAt: now,
+      };
+      out.set(t.name, meta);
+      // Errors are cached too, but briefly: a topic that is being created should show up soon.
+      this.#topics.set(t.name, meta, meta.errorCode === 0 ? undefined : { ttl: 500 });
+    }
+    return out;
+  }
+
+  #connectionTo(host: string, port: number): Promise<BrokerConnection> {
+    const key = `${host}:${port}`;
+    const existing = this.#connections.get(key);
+    if (existing) return existing;
+    const backoff = this.#backoffUntil.get(key);
+    if (backoff && backoff.until > Date.now()) {
+      return Promise.reject(new UpstreamError('connection', `${this.name}: ${key} is backing off after a failure`));
+    }
+    const conn = new BrokerConnection({
+      host, port,
+      clientId: `kmp-${this.name}`,
+      requestTimeoutMs: this.#opts.requestTimeoutMs,
+      connectTimeoutMs: Math.min(this.#opts.requestTimeoutMs, 10_000),
+      maxFrameBytes: this.#opts.maxFrameBytes,
+      logger: this.#log,
+    });
+    const p = conn.connect().then(
+      () => {
+        this.#backoffUntil.delete(key);
+        this.#mergeVersions(conn.versions);
+        this.#log.info({ broker: key }, 'upstream connection established');
+        this.#opts.onBrokerState?.(this.name, key, true);
+        conn.once('closed', (err: Error) => {
+          if (this.#connections.get(key) === p) this.#connections.delete(key);
+          this.#log.warn({ broker: key, reason: err.message }, 'upstream connection closed');
+          this.#opts.onBrokerState?.(this.name, key, false);
+        });
+        return conn;
+      },
+      (err: unknown) => {
+        this.#connections.delete(key);
+        const delayMs = Math.min((backoff?.delayMs ?? 50) * 2, 2_000);
+        this.#backoffUntil.set(key, { until: Date.now() + delayMs, delayMs });
+        this.#log.warn({ broker: key, err: String(err), retryInMs: delayMs }, 'upstream connect failed');
+        this.#opts.onBrokerState?.(this.name, key, false);
+        throw err;
+      },
+    );
+    this.#connections.set(key, p);
+    return p;
+  }
+
+  #mergeVersions(v: Map<number, VersionRange>): void {
+    if (!this.#versions) {
+      this.#versions = new Map(v);
+      return;
+    }
+    for (const [k, r] of this.#versions) {
+      const o = v.get(k);
+      if (!o) this.#versions.delete(k);
+      else this.#versions.set(k, { min: Math.max(r.min, o.min), max: Math.min(r.max, o.max) });
+    }
+  }
+}
