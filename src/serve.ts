@@ -12,7 +12,8 @@ import { createDispatcher } from './proxy/dispatcher.ts';
 import { accepts, advertisedApis } from './proxy/api-versions.ts';
 import type { ProxyContext } from './proxy/proxy-context.ts';
 import { startAdminServer, type AdminServer } from './admin/server.ts';
-import { createControlPlane, type ControlPlane } from '../routing/control-plane.ts';
+import { createControlPlane, type ControlPlane, type OperationResult } from '../routing/control-plane.ts';
+import type { AdminControlPlane } from './admin/control-plane-port.ts';
 import { FileStateStore } from '../routing/file-state-store.ts';
 import type { Cluster } from '../routing/cluster.ts';
 import { createPreflight } from './preflight.ts';
@@ -185,28 +186,30 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   };
 }
 
-/** Wraps the control plane's writes so route metrics and flip hold times follow every change. */
-function instrumentWrites(cp: ControlPlane, metrics: ProxyMetrics, refresh: () => void): ControlPlane {
-  const wrap = <A extends unknown[]>(action: string, fn: (...args: A) => ReturnType<ControlPlane['flipBatch']>) =>
-    async (...args: A) => {
-      const result = await fn(...args);
-      if (!result.dryRun) {
-        if (result.timings) metrics.flipHoldSeconds.observe({ action }, result.timings.holdMs / 1000);
-        refresh();
-      }
-      return result;
-    };
-  return Object.assign(Object.create(cp) as ControlPlane, {
-    flipBatch: wrap('flip', cp.flipBatch.bind(cp)),
-    rollbackBatch: wrap('rollback', cp.rollbackBatch.bind(cp)),
-    promoteBatch: wrap('promote', cp.promoteBatch.bind(cp)),
-    flipTopic: wrap('flip', cp.flipTopic.bind(cp)),
-    rollbackTopic: wrap('rollback', cp.rollbackTopic.bind(cp)),
-    rollbackAll: wrap('rollback-all', cp.rollbackAll.bind(cp)),
-  });
+/** The control plane as the admin API sees it, with route metrics and flip hold times following every write. */
+function instrumentWrites(cp: ControlPlane, metrics: ProxyMetrics, refresh: () => void): AdminControlPlane {
+  const after = async (action: string, op: Promise<OperationResult>): Promise<OperationResult> => {
+    const result = await op;
+    if (!result.dryRun) {
+      if (result.timings) metrics.flipHoldSeconds.observe({ action }, result.timings.holdMs / 1000);
+      refresh();
+    }
+    return result;
+  };
+  return {
+    routes: () => cp.routes(),
+    resolve: (topic) => cp.resolve(topic),
+    audit: () => cp.audit(),
+    ledger: () => cp.ledger(),
+    flipBatch: (name, o) => after('flip', cp.flipBatch(name, o)),
+    rollbackBatch: (name, o) => after('rollback', cp.rollbackBatch(name, o)),
+    promoteBatch: (name, o) => after('promote', cp.promoteBatch(name, o)),
+    flipTopic: (topic, o) => after('flip', cp.flipTopic(topic, o)),
+    rollbackTopic: (topic, o) => after('rollback', cp.rollbackTopic(topic, o)),
+    rollbackAll: (o) => after('rollback-all', cp.rollbackAll(o)),
+  };
 }
 
-/** Starts the proxy; resolves with the exit code to use if it could not start (0 once it runs). */
 export async function runServe(configPath: string): Promise<number> {
   let config: KmpConfig;
   try {

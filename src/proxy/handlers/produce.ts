@@ -27,6 +27,8 @@ interface Entry {
   admission: Ticket | null;
   cluster: Cluster | null;
   result: PartitionResponse | null;
+  /** Offsets the records take in the log (lastOffsetDelta + 1 per batch), for the ledger's last offset. */
+  offsetSpan: number;
 }
 
 function partitionResponse(index: number, errorCode: number, errorMessage: string | null = null): PartitionResponse {
@@ -62,7 +64,7 @@ export function produceHandler(px: ProxyContext): Handler {
     const entries: Entry[] = [];
     for (const t of req.topicData) {
       for (const p of t.partitionData) {
-        entries.push({ topic: t.name, partition: p.index, records: p.records, admission: null, cluster: null, result: null });
+        entries.push({ topic: t.name, partition: p.index, records: p.records, admission: null, cluster: null, result: null, offsetSpan: 0 });
       }
     }
 
@@ -132,7 +134,8 @@ export function produceHandler(px: ProxyContext): Handler {
               // client refreshes Metadata from the proxy instead.
               e.result = { ...pr, currentLeader: { leaderId: -1, leaderEpoch: -1 } } as PartitionResponse;
               if (pr.errorCode === 0) {
-                complete(px, e, { ok: true, baseOffset: pr.baseOffset });
+                const lastOffset = e.offsetSpan > 0 && pr.baseOffset >= 0n ? pr.baseOffset + BigInt(e.offsetSpan - 1) : undefined;
+                complete(px, e, lastOffset === undefined ? { ok: true, baseOffset: pr.baseOffset } : { ok: true, baseOffset: pr.baseOffset, lastOffset });
               } else {
                 if (isLeadershipError(pr.errorCode)) client.refreshSoon(e.topic);
                 complete(px, e, { ok: false, retriable: isRetriable(pr.errorCode), errorCode: pr.errorCode, written: mayHaveBeenWritten(pr.errorCode) ? 'unknown' : 'no' });
@@ -180,6 +183,7 @@ async function routeEntry(px: ProxyContext, e: Entry, adm: Ticket): Promise<numb
       fail(px, e, ErrorCode.INVALID_RECORD, 'no', 'only record batches of format v2 are accepted');
       return null;
     }
+    for (const b of iterateBatches(e.records)) if ('producerId' in b) e.offsetSpan += b.lastOffsetDelta + 1;
     if (batch.producerId >= 0n) {
       let mapped;
       try {
