@@ -1,0 +1,98 @@
+// Bad input never takes the proxy down: random bytes, an oversized frame, a truncated frame and an unknown API
+// key each close (or are answered on) that one connection, while a real producer keeps being served.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { ensureKafkaPair, kafkaFor, createTopic, readTopic, uniqueTopic } from '../support/kafka.ts';
+import { startProxy, type RunningProxy } from '../support/proxy.ts';
+
+let proxy: RunningProxy;
+const topic = uniqueTopic('robust');
+
+before(async () => {
+  await ensureKafkaPair();
+  await createTopic('source', topic, 1);
+  proxy = await startProxy({ routes: { default: 'source' } });
+});
+
+after(async () => {
+  await proxy?.stop();
+});
+
+/** Sends bytes on a fresh connection; resolves with what came back and whether the proxy closed it. */
+function poke(bytes: Buffer, waitMs = 1500): Promise<{ closed: boolean; received: Buffer }> {
+  return new Promise((resolve) => {
+    const s = net.connect(proxy.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let closed = false;
+    const done = () => resolve({ closed, received: Buffer.concat(chunks) });
+    const timer = setTimeout(() => {
+      s.destroy();
+      done();
+    }, waitMs);
+    s.on('data', (c) => chunks.push(c));
+    s.on('close', () => {
+      closed = true;
+      clearTimeout(timer);
+      done();
+    });
+    s.on('error', () => {});
+    s.on('connect', () => s.write(bytes));
+  });
+}
+
+function frame(body: Buffer): Buffer {
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(body.length);
+  return Buffer.concat([size, body]);
+}
+
+function requestHeader(apiKey: number, version: number, correlationId: number): Buffer {
+  const h = Buffer.alloc(10);
+  h.writeInt16BE(apiKey, 0);
+  h.writeInt16BE(version, 2);
+  h.writeInt32BE(correlationId, 4);
+  h.writeInt16BE(-1, 8); // null client id
+  return h;
+}
+
+async function produceWorks(label: string): Promise<void> {
+  const producer = kafkaFor(proxy.bootstrap, `kmp-it-${label}`).producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    await producer.send({ topic, acks: -1, messages: [{ key: label, value: label }] });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+test('garbage on one connection never affects the others', async () => {
+  const cases: [string, Buffer][] = [
+    ['random bytes', randomBytes(4096)],
+    ['frame larger than the maximum', Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3])],
+    ['negative frame size', Buffer.from([0xff, 0xff, 0xff, 0xf0])],
+    ['truncated Produce body', frame(Buffer.concat([requestHeader(0, 9, 7), Buffer.from([0x01, 0xff])]))],
+    ['unknown API key', frame(Buffer.concat([requestHeader(9999, 0, 8), randomBytes(16)]))],
+    ['Fetch (advertised, not served)', frame(Buffer.concat([requestHeader(1, 12, 9), randomBytes(32)]))],
+    ['Produce v2 (rejected like Kafka 4)', frame(Buffer.concat([requestHeader(0, 2, 10), randomBytes(32)]))],
+  ];
+  for (const [label, bytes] of cases) {
+    const r = await poke(bytes);
+    assert.ok(r.closed, `${label}: the connection is closed`);
+  }
+  // A truncated frame (size says 100, 10 bytes come) just waits for more: the proxy must not answer or crash.
+  const partial = await poke(Buffer.concat([Buffer.from([0, 0, 0, 100]), randomBytes(10)]), 500);
+  assert.equal(partial.received.length, 0, 'a partial frame gets no answer');
+  // ApiVersions at a version the proxy does not know: a v0 error answer (KIP-511), not a close.
+  const av = await poke(frame(Buffer.concat([requestHeader(18, 99, 11), Buffer.from([0])])), 800); // header v2: empty tag section
+  assert.ok(av.received.length >= 10, 'ApiVersions v99 is answered');
+  assert.equal(av.received.readInt32BE(4), 11, 'correlation id echoed');
+  assert.equal(av.received.readInt16BE(8), 35, 'UNSUPPORTED_VERSION');
+
+  await produceWorks('after-garbage');
+  assert.equal(proxy.child.exitCode, null, 'the proxy process is still running');
+  const records = await readTopic('source', topic);
+  assert.ok(records.some((r) => r.value === 'after-garbage'));
+  assert.match(proxy.logs(), /closing client connection/);
+});
