@@ -1,0 +1,211 @@
+// Java-client helpers for integration tests: produce through any bootstrap (the proxy or a broker) with the real
+// Apache Kafka 4.3.1 producer from the test bed's jars.
+//
+// runJavaProducer uses test/support/java/KmpTestProducer.java instead of ConsoleProducer, because ConsoleProducer
+// does not say which records were acknowledged. The class is compiled once with javac into
+// .cache/kmp-java/<hash of the source>/ (a new hash when the source changes; compiled into a temp folder and
+// renamed, so parallel test files do not trip over each other).
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CACHE_DIR, LIBS_DIR } from '../../scripts/kafka/testbed.ts';
+
+export interface JavaRecord {
+  key: string | null;
+  value: string | null;
+}
+
+export interface JavaDelivery {
+  index: number;
+  partition: number | null;
+  offset: bigint | null;
+  /** `<exception class>: <message>` when the record failed. */
+  error: string | null;
+}
+
+export interface JavaProducerResult {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  /** Records whose send callback reported success. */
+  acked: number;
+  failed: number;
+  /** One entry per record that got a callback, ordered by record index. */
+  deliveries: JavaDelivery[];
+}
+
+export interface RunJavaProducerOptions {
+  bootstrap: string;
+  topic: string;
+  records: JavaRecord[];
+  /** Producer properties; they override the defaults (enable.idempotence=true, acks=all, client.id=kmp-test-java). */
+  props?: Record<string, string>;
+  /** Kills the JVM after this long (default 120 s). */
+  timeoutMs?: number;
+}
+
+const JAVA_SOURCE = path.join(import.meta.dirname, 'java', 'KmpTestProducer.java');
+
+function kafkaClasspath(): string {
+  return path.join(LIBS_DIR, '*');
+}
+
+/** Compiles KmpTestProducer once per source version and returns the folder that holds its class files. */
+export function ensureJavaTestProducer(): string {
+  const source = fs.readFileSync(JAVA_SOURCE);
+  const hash = createHash('sha256').update(source).digest('hex').slice(0, 12);
+  const classesDir = path.join(CACHE_DIR, 'kmp-java', hash);
+  if (fs.existsSync(path.join(classesDir, 'KmpTestProducer.class'))) return classesDir;
+  const tmpDir = `${classesDir}.tmp-${process.pid}`;
+  fs.rmSync(tmpDir, { recursive: true, force: true });
+  fs.mkdirSync(tmpDir, { recursive: true });
+  const res = spawnSync('javac', ['-cp', kafkaClasspath(), '-d', tmpDir, JAVA_SOURCE], { encoding: 'utf8' });
+  if (res.status !== 0) {
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+    throw new Error(`javac KmpTestProducer.java failed (exit ${res.status}): ${res.stderr || res.error}`);
+  }
+  try {
+    fs.renameSync(tmpDir, classesDir);
+  } catch {
+    // Another process finished first: its classes are identical.
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+  return classesDir;
+}
+
+function encodeField(s: string | null): string {
+  return s === null ? '-' : Buffer.from(s, 'utf8').toString('base64');
+}
+
+interface ProcessOutput {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runProcess(cmd: string, args: string[], stdin: string, timeoutMs: number): Promise<ProcessOutput> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      stderr += `\n[kmp test] killed after ${timeoutMs} ms`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ exitCode: code, stdout, stderr });
+    });
+    // EPIPE if the process dies early; its exit code and stderr tell the story.
+    child.stdin.on('error', () => {});
+    child.stdin.end(stdin);
+  });
+}
+
+/**
+ * Produces `records` with the Java producer (idempotent, acks=all unless `props` says otherwise) and resolves when
+ * the JVM exits, with one delivery result per record.
+ */
+export async function runJavaProducer(opts: RunJavaProducerOptions): Promise<JavaProducerResult> {
+  const classesDir = ensureJavaTestProducer();
+  const props = Object.entries(opts.props ?? {}).map(([k, v]) => `${k}=${v}`);
+  const stdin = opts.records.map((r) => `${encodeField(r.key)} ${encodeField(r.value)}\n`).join('');
+  const out = await runProcess(
+    'java',
+    ['-cp', `${classesDir}${path.delimiter}${kafkaClasspath()}`, 'KmpTestProducer', opts.bootstrap, opts.topic, ...props],
+    stdin,
+    opts.timeoutMs ?? 120_000,
+  );
+  const deliveries: JavaDelivery[] = [];
+  for (const line of out.stdout.split('\n')) {
+    const ack = /^ACK (\d+) (-?\d+) (-?\d+)$/.exec(line);
+    if (ack) {
+      deliveries.push({ index: Number(ack[1]), partition: Number(ack[2]), offset: BigInt(ack[3]), error: null });
+      continue;
+    }
+    const err = /^ERR (\d+) (.*)$/.exec(line);
+    if (err) deliveries.push({ index: Number(err[1]), partition: null, offset: null, error: err[2] });
+  }
+  deliveries.sort((a, b) => a.index - b.index);
+  const acked = deliveries.filter((d) => d.error === null).length;
+  return { ...out, acked, failed: deliveries.length - acked, deliveries };
+}
+
+export interface ProducerPerformanceOptions {
+  bootstrap: string;
+  topic: string;
+  numRecords: number;
+  recordSize: number;
+  /** Records per second; -1 = unthrottled. */
+  throughput: number;
+  /** Producer properties; they override the defaults (enable.idempotence=true, acks=all). */
+  props?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export interface ProducerPerformanceSummary {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  records: number;
+  recordsPerSec: number;
+  mbPerSec: number;
+  avgLatencyMs: number;
+  maxLatencyMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+}
+
+// The final line of ProducerPerformance, e.g.
+// "1000 records sent, 4975.1 records/sec (0.47 MB/sec), 12.34 ms avg latency, 345.00 ms max latency,
+//  10 ms 50th, 20 ms 95th, 30 ms 99th, 40 ms 99.9th."
+const SUMMARY_LINE =
+  /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th/;
+
+/** Parses the final summary line of ProducerPerformance's output; null when there is none. */
+export function parseProducerPerformanceSummary(stdout: string): Omit<ProducerPerformanceSummary, 'exitCode' | 'stdout' | 'stderr'> | null {
+  const lines = stdout.split('\n').filter((l) => SUMMARY_LINE.test(l));
+  const last = lines.at(-1);
+  if (last === undefined) return null;
+  const m = SUMMARY_LINE.exec(last)!;
+  return {
+    records: Number(m[1]),
+    recordsPerSec: Number(m[2]),
+    mbPerSec: Number(m[3]),
+    avgLatencyMs: Number(m[4]),
+    maxLatencyMs: Number(m[5]),
+    p50Ms: Number(m[6]),
+    p95Ms: Number(m[7]),
+    p99Ms: Number(m[8]),
+    p999Ms: Number(m[9]),
+  };
+}
+
+/** Runs org.apache.kafka.tools.ProducerPerformance and parses its summary; throws if it printed none. */
+export async function runProducerPerformance(opts: ProducerPerformanceOptions): Promise<ProducerPerformanceSummary> {
+  const props = { 'enable.idempotence': 'true', acks: 'all', ...opts.props };
+  const args = [
+    '-cp', kafkaClasspath(), 'org.apache.kafka.tools.ProducerPerformance',
+    '--bootstrap-server', opts.bootstrap,
+    '--topic', opts.topic,
+    '--num-records', String(opts.numRecords),
+    '--record-size', String(opts.recordSize),
+    '--throughput', String(opts.throughput),
+    '--command-property', ...Object.entries(props).map(([k, v]) => `${k}=${v}`),
+  ];
+  const out = await runProcess('java', args, '', opts.timeoutMs ?? 300_000);
+  const summary = parseProducerPerformanceSummary(out.stdout);
+  if (summary === null) {
+    throw new Error(`ProducerPerformance printed no summary (exit ${out.exitCode}):\n${out.stdout}\n${out.stderr}`);
+  }
+  return { ...out, ...summary };
+}
