@@ -14,6 +14,8 @@ import { CACHE_DIR, LIBS_DIR } from '../../scripts/kafka/testbed.ts';
 export interface JavaRecord {
   key: string | null;
   value: string | null;
+  /** Another topic than the run's `topic` for this record (same producer session). */
+  topic?: string;
 }
 
 export interface JavaDelivery {
@@ -116,7 +118,7 @@ function runProcess(cmd: string, args: string[], stdin: string, timeoutMs: numbe
 export async function runJavaProducer(opts: RunJavaProducerOptions): Promise<JavaProducerResult> {
   const classesDir = ensureJavaTestProducer();
   const props = Object.entries(opts.props ?? {}).map(([k, v]) => `${k}=${v}`);
-  const stdin = opts.records.map((r) => `${encodeField(r.key)} ${encodeField(r.value)}\n`).join('');
+  const stdin = opts.records.map((r) => `${encodeField(r.key)} ${encodeField(r.value)}${r.topic === undefined ? '' : ` ${r.topic}`}\n`).join('');
   const out = await runProcess(
     'java',
     ['-cp', `${classesDir}${path.delimiter}${kafkaClasspath()}`, 'KmpTestProducer', opts.bootstrap, opts.topic, ...props],

@@ -35,8 +35,23 @@ export async function withAdmin<T>(cluster: ClusterName, fn: (admin: Admin) => P
 }
 
 export async function createTopic(cluster: ClusterName, topic: string, partitions: number): Promise<void> {
+  await createTopics(cluster, [topic], partitions);
+}
+
+/** Creates several topics in one CreateTopics request and waits until each has a leader. */
+export async function createTopics(cluster: ClusterName, topics: string[], partitions: number): Promise<void> {
   await withAdmin(cluster, async (admin) => {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })), waitForLeaders: true });
+    // waitForLeaders can return before every topic is in the broker's metadata cache; ask until it is.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const meta = await admin.fetchTopicMetadata({ topics });
+        if (meta.topics.every((t) => t.partitions.length === partitions && t.partitions.every((p) => p.leader >= 0))) return;
+      } catch (err) {
+        if (attempt > 50) throw err;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 }
 

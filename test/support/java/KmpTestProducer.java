@@ -2,7 +2,8 @@
 // so this one prints one line per delivery callback, which test/support/java-client.ts parses.
 //
 // Usage: java -cp <classes>:<kafka libs>/* KmpTestProducer <bootstrap> <topic> [key=value producer props...]
-// stdin:  one record per line: "<key> <value>", each base64 (standard alphabet), or "-" for a null key/value.
+// stdin:  one record per line: "<key> <value> [<topic>]", key and value base64 (standard alphabet) or "-" for
+//         null; the optional third field (plain text) sends that record to another topic in the same session.
 // stdout: "ACK <index> <partition> <offset>" or "ERR <index> <exception class>: <message>" per record, then
 //         "DONE <acked> <failed>". Exit code 0 when every record was acknowledged, 1 otherwise, 2 on bad usage.
 import java.io.BufferedReader;
@@ -54,9 +55,9 @@ public final class KmpTestProducer {
             int index = 0;
             while ((line = in.readLine()) != null) {
                 if (line.isEmpty()) continue;
-                String[] parts = line.split(" ", 2);
+                String[] parts = line.split(" ", 3);
                 final int recordIndex = index++;
-                ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(topic, decode(parts[0]), decode(parts[1]));
+                ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(parts.length > 2 ? parts[2] : topic, decode(parts[0]), decode(parts[1]));
                 try {
                     producer.send(record, (metadata, exception) -> {
                         if (exception == null) {
