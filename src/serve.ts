@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ConfigError, loadConfig, parseHostPort, proxyNodesOf, type KmpConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { ProxyMetrics } from './metrics.ts';
+import { ProducerInventory } from './inventory.ts';
 import { ClusterClient } from './upstream/cluster-client.ts';
 import { ProducerIdMap } from './proxy/producer-id-map.ts';
 import { ProxyListener } from './proxy/listener.ts';
@@ -101,6 +102,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     defaultCluster,
     acceptsVersion: (apiKey, version) => accepts(advertised(), apiKey, version),
     metrics,
+    inventory: new ProducerInventory(),
   };
 
   // Upstream clusters: keep trying in the background; /readyz says when both answered Metadata.

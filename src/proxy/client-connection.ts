@@ -55,6 +55,8 @@ export class ClientConnection {
   /** Filled from the ApiVersions v3+ request: the client's software name and version. */
   clientSoftware: { name: string; version: string } | null = null;
   clientId: string | null = null;
+  /** The authenticated principal, once SASL exists on the client side; null on plaintext listeners. */
+  principal: string | null = null;
   readonly #socket: net.Socket;
   readonly #frames: FrameReader;
   readonly #responses: ResponseQueue;

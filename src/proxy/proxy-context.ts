@@ -5,6 +5,7 @@ import type { Cluster } from '../../routing/cluster.ts';
 import type { CompletionOutcome, Rejection, Ticket } from '../../routing/cutover-barrier.ts';
 import type { ClusterClient } from '../upstream/cluster-client.ts';
 import type { ProducerIdMap } from './producer-id-map.ts';
+import type { ProducerInventory } from '../inventory.ts';
 
 /**
  * The data path's view of routing (the cutover barrier plus the switch table): where a partition's next batch
@@ -41,4 +42,5 @@ export interface ProxyContext {
   defaultCluster: Cluster;
   acceptsVersion(apiKey: number, version: number): boolean;
   metrics?: DataPathMetrics;
+  inventory?: ProducerInventory;
 }

@@ -78,6 +78,14 @@ export function produceHandler(px: ProxyContext): Handler {
     // Route every partition. Awaits happen only on a cold path (a metadata miss, a producer id to allocate, a
     // cutover hold); while a request waits, later requests of this connection wait behind it, which keeps order.
     const groups = new Map<string, { cluster: Cluster; leaderId: number; entries: Entry[] }>();
+    const conn = ctx.connection;
+    const who = px.inventory && {
+      clientId: ctx.header.clientId,
+      softwareName: conn.clientSoftware?.name ?? null,
+      softwareVersion: conn.clientSoftware?.version ?? null,
+      remoteAddress: conn.remoteAddress,
+      principal: conn.principal,
+    };
     for (const e of entries) {
       const admitted = px.router.admit(e.topic, e.partition);
       const adm = admitted instanceof Promise ? await admitted : admitted;
@@ -87,6 +95,7 @@ export function produceHandler(px: ProxyContext): Handler {
       }
       e.admission = adm;
       e.cluster = adm.cluster;
+      if (who) px.inventory!.observe(who, e.topic, adm.cluster, e.records, req.transactionalId);
       const route = await routeEntry(px, e, adm);
       if (route === null) continue;
       const key = `${adm.cluster}/${route}`;
@@ -99,10 +108,9 @@ export function produceHandler(px: ProxyContext): Handler {
     const sends: Promise<void>[] = [];
     for (const g of groups.values()) {
       const client = px.clusters[g.cluster];
-      let conn: BrokerConnection;
+      let upstream: BrokerConnection;
       try {
-        const c = client.connection(g.leaderId);
-        conn = c instanceof Promise ? await c : c;
+        upstream = await client.connection(g.leaderId);
       } catch (err) {
         client.refreshSoon(g.entries[0].topic);
         for (const e of g.entries) fail(px, e, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'no', `upstream ${g.cluster} broker ${g.leaderId} unreachable`);
@@ -110,7 +118,7 @@ export function produceHandler(px: ProxyContext): Handler {
         continue;
       }
       const upstreamReq = buildUpstreamRequest(req, g.entries);
-      const sent = conn.send(ApiKey.Produce, version, upstreamReq, { expectResponse: acks !== 0 });
+      const sent = upstream.send(ApiKey.Produce, version, upstreamReq, { expectResponse: acks !== 0 });
       px.metrics?.producedUpstream(g.cluster, g.entries);
       sends.push(
         sent.then(
