@@ -150,7 +150,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   const admin = await startAdminServer({
     listen: config.admin.listen,
     tokens: config.admin.tokens,
-    controlPlane: instrumentWrites(controlPlane, metrics, refreshRouteMetrics),
+    controlPlane: instrumentWrites(controlPlane, metrics, refreshRouteMetrics, log),
     status: () => ({
       connections: listener.connections.size,
       inflightRequests: [...listener.connections].reduce((n, c) => n + c.inflight, 0),
@@ -189,12 +189,20 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
 }
 
 /** The control plane as the admin API sees it, with route metrics and flip hold times following every write. */
-function instrumentWrites(cp: ControlPlane, metrics: ProxyMetrics, refresh: () => void): AdminControlPlane {
+function instrumentWrites(cp: ControlPlane, metrics: ProxyMetrics, refresh: () => void, log: Logger): AdminControlPlane {
   const after = async (action: string, op: Promise<OperationResult>): Promise<OperationResult> => {
     const result = await op;
     if (!result.dryRun) {
       if (result.timings) metrics.flipHoldSeconds.observe({ action }, result.timings.holdMs / 1000);
       refresh();
+      // One line per route change, with the fields an operator greps for.
+      for (const change of result.changes) {
+        log.info({
+          event: 'route-change', action, target: result.target, change, version: result.version,
+          from: result.move?.from, to: result.move?.to, topics: result.move?.topics,
+          holdMs: result.timings?.holdMs, outcome: result.outcome, forced: result.forced,
+        }, 'route changed');
+      }
     }
     return result;
   };
