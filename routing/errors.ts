@@ -9,6 +9,7 @@ export const RoutingErrorCode = {
   FLIP_ABORTED: 'FLIP_ABORTED',
   PREFLIGHT_FAILED: 'PREFLIGHT_FAILED',
   STATE_STORE: 'STATE_STORE',
+  UNAVAILABLE: 'UNAVAILABLE',
   INVALID_TICKET: 'INVALID_TICKET',
 } as const;
 
@@ -72,6 +73,13 @@ export class FlipAbortedError<R = unknown> extends RoutingError {
 export class PreflightError extends RoutingError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(RoutingErrorCode.PREFLIGHT_FAILED, 503, message, options);
+  }
+}
+
+/** 503: the control plane is shutting down and accepts no route changes. */
+export class UnavailableError extends RoutingError {
+  constructor(message: string) {
+    super(RoutingErrorCode.UNAVAILABLE, 503, message);
   }
 }
 

@@ -474,6 +474,31 @@ describe('cutover barrier: bounds and conflicts', () => {
     assert.equal(ticket(barrier.admit('orders', 0)).cluster, 'target');
   });
 
+  it('a throwing matches() or partitionsOf() never leaves topics held', async () => {
+    const { barrier, spec } = setup();
+    ticket(barrier.admit('x', 0));
+    await assert.rejects(
+      barrier.move(
+        spec(['orders'], {
+          matches: () => {
+            throw new Error('bad matcher');
+          },
+        }),
+      ),
+      /bad matcher/,
+    );
+    assert.equal(barrier.isHeld('orders'), false);
+    assert.deepEqual(barrier.activeMoves(), []);
+    const result = await barrier.move(
+      spec(['orders'], {
+        partitionsOf: () => {
+          throw new Error('metadata down');
+        },
+      }),
+    );
+    assert.equal(result.outcome, 'committed');
+  });
+
   it('validates the move spec', async () => {
     const { barrier, spec } = setup();
     await assert.rejects(barrier.move(spec(['a'], { timeoutMs: 0 })), RangeError);

@@ -1,0 +1,759 @@
+// The cutover barrier (DESIGN §4, NOTES §c "What this means for a flip"): moves the Produce traffic of some
+// topics from one cluster to the other so that no partition ever has writes to both clusters interleaved.
+//
+// ── How the data path uses it, per (topic, partition) of each Produce request ──────────────────────────────────
+//
+//   let admission = barrier.admit(topic, partition);        // Ticket | Rejection | Promise<Ticket | Rejection>
+//   if (admission instanceof Promise) admission = await admission;   // only while the topic is held by a move
+//   if (isRejection(admission)) → answer this partition with admission.errorCode (6, NOT_LEADER_OR_FOLLOWER),
+//                                 do not forward it; the client retries.
+//   else → forward it to admission.cluster, using the upstream producer id of (client pid, admission.cluster,
+//          admission.generation): a new generation means a fresh upstream pid (NOTES §c point 2);
+//          when the upstream answers for this partition:
+//            barrier.complete(admission, { ok: true, baseOffset, lastOffset? })     // error_code 0
+//            barrier.complete(admission, { ok: false, retriable, errorCode, written }) // any error
+//          `written` is 'no' when the broker certainly did not append (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS,
+//          UNKNOWN_TOPIC_OR_PARTITION, OUT_OF_ORDER_SEQUENCE_NUMBER, …) and 'unknown' when it may have
+//          (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND, the upstream connection broke after sending).
+//          If the request was never sent upstream (client gone, proxy-side error): barrier.abandon(admission).
+//          acks=0: complete with { ok: true, baseOffset: -1n } once the request is written to the upstream socket.
+//   Exactly one of complete/abandon per ticket; a second call throws InvalidTicketError.
+//
+// The common path (topic not held) allocates one small ticket object and no promise; the lookup is two Map gets
+// plus the switch table's cached resolve.
+//
+// ── What a move does ───────────────────────────────────────────────────────────────────────────────────────────
+// 1 hold: new admissions for the moving topics queue here (bounded by maxHeldRequests; beyond it, an immediate
+//   retriable rejection). Other topics never wait.
+// 2 drain: wait for every ticket admitted before the hold to complete.
+// 3 record, per partition, the last offset acknowledged by the old cluster (null if this proxy saw none).
+// 4 commit() (the caller persists and installs the new route), bump the topics' generation, release the held
+//   admissions in arrival order to the new cluster. The first acknowledged write on the new cluster is reported
+//   through onFirstOffset (the ledger's firstOffsetOnNew).
+// 5 bound: no drain within timeoutMs → abort: no commit, held admissions go to the old cluster.
+// 6 failed drains keep order: if a write for a partition failed on the old cluster (during the drain, or
+//   recently before the hold), or an admission for it was rejected over the bound, its held admissions are
+//   answered NOT_LEADER_OR_FOLLOWER instead of being forwarded, so the client resends the failed batch and
+//   everything after it, in sequence order, to the new cluster. The new cluster accepts any first sequence from
+//   a fresh producer id, so a later batch must never reach it before the failed one.
+//   For a short quarantine after the release (quarantineMs) new admissions for such a partition are rejected
+//   too: a batch the client sent before it saw the failure may still be on the wire. This narrows a timing
+//   window; the exact guard belongs in the data path's pid mapper (under a new generation, forward a client
+//   pid's first batch only if its baseSequence follows the last one acknowledged on the old cluster).
+// 7 writes with an unknown outcome: a batch that may or may not be on the old cluster must be retried there,
+//   under the old producer id, where the broker can deduplicate it (NOTES §c points 4-5). Retried on the new
+//   cluster under a fresh pid it cannot be deduplicated: if the old cluster had written it, it would exist on
+//   both (a cross-cluster duplicate, visible only in the ledger). So by default (inDoubt: 'abort') such a write
+//   — during the drain, or unresolved (no acknowledged write since) within unresolvedWindowMs before the hold —
+//   aborts the whole move: the route stays, the client's retry lands on the old cluster and is deduplicated,
+//   and the operator retries the flip. inDoubt: 'reject' (used for forced flips) treats it like a failed write:
+//   held admissions are rejected and the client's retry goes to the new cluster, accepting the duplicate risk.
+//
+// Two moves that touch the same topic never run at once: the second fails at once with RouteConflictError (409).
+// Safety net: if the route of a partition changes while it has tickets in flight on the other cluster (a route
+// changed without a move), admit answers a retriable rejection instead of interleaving ("route-mismatch").
+
+import type { Cluster } from './cluster.ts';
+import { InvalidTicketError, RouteConflictError } from './errors.ts';
+
+/** What the upstream said about one partition of one forwarded Produce. */
+export type CompletionOutcome =
+  | { readonly ok: true; readonly baseOffset: bigint; readonly lastOffset?: bigint }
+  | { readonly ok: false; readonly retriable: boolean; readonly errorCode: number; readonly written: 'no' | 'unknown' };
+
+/** Permission to forward one partition's data to `cluster`. Hand it back to complete() or abandon(). */
+export interface Ticket {
+  readonly topic: string;
+  readonly partition: number;
+  readonly cluster: Cluster;
+  /** Per-partition move counter: changes on every move of the partition; pick upstream pids per (cluster, generation). */
+  readonly generation: number;
+}
+
+export type RejectionReason =
+  /** The move's bound of held requests was reached. */
+  | 'held-limit'
+  /** A write for this partition failed on the old cluster; the client must resend in order. */
+  | 'failed-drain'
+  /** Shortly after such a move, see quarantineMs. */
+  | 'quarantine'
+  /** Tickets are in flight on the other cluster (a route changed without a move). */
+  | 'route-mismatch';
+
+/** Answer this partition with `errorCode` and do not forward it. */
+export interface Rejection {
+  readonly reject: 'NOT_LEADER_OR_FOLLOWER';
+  readonly errorCode: 6;
+  readonly reason: RejectionReason;
+}
+
+export type Admission = Ticket | Rejection;
+
+export function isRejection(admission: Admission): admission is Rejection {
+  return 'reject' in admission;
+}
+
+function rejection(reason: RejectionReason): Rejection {
+  return Object.freeze({ reject: 'NOT_LEADER_OR_FOLLOWER', errorCode: 6, reason });
+}
+const REJECT_HELD_LIMIT = rejection('held-limit');
+const REJECT_FAILED_DRAIN = rejection('failed-drain');
+const REJECT_QUARANTINE = rejection('quarantine');
+const REJECT_ROUTE_MISMATCH = rejection('route-mismatch');
+
+/** One partition's facts at the end of a drain. */
+export interface PartitionReport {
+  readonly topic: string;
+  readonly partition: number;
+  /** Highest offset the old cluster acknowledged to this proxy since the partition's last move; null if none. */
+  readonly lastOffsetOnOld: bigint | null;
+  /** Its held admissions are (or would be) rejected because a write failed on the old cluster. */
+  readonly failedDrain: boolean;
+  /** A write with an unknown outcome was seen (see inDoubt). */
+  readonly inDoubt: boolean;
+}
+
+export interface CommitContext {
+  readonly from: Cluster;
+  readonly to: Cluster;
+  /** Every topic the move held (listed, plus those matched by `matches`). */
+  readonly topics: readonly string[];
+  readonly partitions: readonly PartitionReport[];
+  /** Time from the start of the hold until now (commit starts). */
+  readonly holdMs: number;
+  readonly drainMs: number;
+  readonly heldRequests: number;
+}
+
+export interface FirstOffsetEvent {
+  readonly topic: string;
+  readonly partition: number;
+  readonly generation: number;
+  readonly cluster: Cluster;
+  readonly offset: bigint;
+}
+
+export interface MoveSpec {
+  /** Topics to move. */
+  readonly topics: readonly string[];
+  /**
+   * Also hold every other topic this returns true for, including topics first seen during the move: prefix and
+   * pattern rules name topics nobody has listed yet. Must be cheap and side-effect free.
+   */
+  readonly matches?: (topic: string) => boolean;
+  /** Partitions to report per topic; 'unknown' reports the partitions this proxy has seen. */
+  readonly partitionsOf: (topic: string) => readonly number[] | 'unknown';
+  readonly from: Cluster;
+  readonly to: Cluster;
+  /** Bound of the drain. */
+  readonly timeoutMs: number;
+  /** Bound of the held admissions of this move; beyond it admit() rejects at once. */
+  readonly maxHeldRequests: number;
+  /** See point 7 of the header. Default 'abort'. */
+  readonly inDoubt?: 'abort' | 'reject';
+  /** Persist and install the new route (version + 1). If it throws, the move aborts and the error is rethrown. */
+  readonly commit: (context: CommitContext) => Promise<void>;
+  /** First acknowledged write on `to` per partition after the move. Called from complete(); must not throw. */
+  readonly onFirstOffset?: (event: FirstOffsetEvent) => void;
+  /** Cancels the move while it drains (like a timeout, cause 'cancelled'). */
+  readonly signal?: AbortSignal;
+  /** Names the move in conflict messages, e.g. `flip of batch "wave-1"`. */
+  readonly label?: string;
+}
+
+export type AbortCause = 'timeout' | 'in-doubt' | 'cancelled';
+
+export interface MoveTimings {
+  /** Start of the hold until the release (or abort). */
+  readonly holdMs: number;
+  /** Start of the hold until the drain finished (or was abandoned). */
+  readonly drainMs: number;
+  readonly commitMs: number;
+  readonly totalMs: number;
+}
+
+export interface MoveResult {
+  readonly outcome: 'committed' | 'aborted';
+  /** Why the move aborted (null when committed). The route did not change; held requests went to `from`. */
+  readonly abort: { readonly cause: AbortCause; readonly message: string } | null;
+  readonly from: Cluster;
+  readonly to: Cluster;
+  readonly topics: readonly string[];
+  readonly partitions: readonly PartitionReport[];
+  readonly timings: MoveTimings;
+  /** Admissions that waited in the barrier. */
+  readonly heldRequests: number;
+  /** Admissions answered with a retriable error (bound reached, or failed drain on release). */
+  readonly rejectedRequests: number;
+}
+
+export interface ActiveMoveInfo {
+  readonly label: string;
+  readonly from: Cluster;
+  readonly to: Cluster;
+  readonly topics: readonly string[];
+  readonly phase: 'draining' | 'committing';
+  readonly heldNow: number;
+  readonly inFlight: number;
+}
+
+export interface CutoverBarrierOptions {
+  /** The cluster a topic is routed to now (the switch table's resolve). Called on every admission. */
+  readonly routeOf: (topic: string) => Cluster;
+  /** See point 6 of the header. Default 250 ms; 0 turns the quarantine off. */
+  readonly quarantineMs?: number;
+  /** How long a failure or unknown outcome before a hold still counts. Default 120 000 ms (Java's delivery.timeout.ms). */
+  readonly unresolvedWindowMs?: number;
+  /** Monotonic milliseconds. Default performance.now. */
+  readonly now?: () => number;
+}
+
+const NO_TIME = Number.NEGATIVE_INFINITY;
+
+class PartitionState {
+  readonly partition: number;
+  inFlight = 0;
+  /** The cluster of the tickets in flight (meaningful while inFlight > 0). */
+  inFlightCluster: Cluster | null = null;
+  /** Highest acknowledged offset in the current generation. */
+  lastOffset: bigint | null = null;
+  lastOkAt = NO_TIME;
+  lastFailedAt = NO_TIME;
+  lastUnknownAt = NO_TIME;
+  lastUnknownCode = 0;
+  /** Per move: a write failed / had an unknown outcome / an admission was rejected over the bound. */
+  failedInMove = false;
+  inDoubtInMove = false;
+  overflowed = false;
+  /** Admissions for this partition are rejected until this time (0: none). */
+  quarantineUntil = 0;
+  firstOffsetWatch: { readonly generation: number; readonly notify: (event: FirstOffsetEvent) => void } | null = null;
+
+  constructor(partition: number) {
+    this.partition = partition;
+  }
+}
+
+class TopicState {
+  readonly name: string;
+  /** Shared by all partitions of the topic: a topic always moves as a whole. */
+  generation = 0;
+  inFlight = 0;
+  hold: ActiveMove | null = null;
+  routeAtHold: Cluster | null = null;
+  readonly partitions = new Map<number, PartitionState>();
+
+  constructor(name: string) {
+    this.name = name;
+  }
+}
+
+class CutoverTicket implements Ticket {
+  readonly topic: string;
+  readonly partition: number;
+  readonly cluster: Cluster;
+  readonly generation: number;
+  readonly topicState: TopicState;
+  readonly partitionState: PartitionState;
+  settled = false;
+
+  constructor(ts: TopicState, ps: PartitionState, cluster: Cluster) {
+    this.topic = ts.name;
+    this.partition = ps.partition;
+    this.cluster = cluster;
+    this.generation = ts.generation;
+    this.topicState = ts;
+    this.partitionState = ps;
+  }
+}
+
+interface HeldAdmission {
+  readonly ts: TopicState;
+  readonly ps: PartitionState;
+  readonly resolve: (admission: Admission) => void;
+}
+
+type DrainEnd = 'drained' | AbortCause;
+
+class ActiveMove {
+  readonly spec: MoveSpec;
+  readonly label: string;
+  readonly explicit: ReadonlySet<string>;
+  readonly claimed = new Set<TopicState>();
+  readonly held: HeldAdmission[] = [];
+  readonly inDoubtPolicy: 'abort' | 'reject';
+  phase: 'draining' | 'committing' = 'draining';
+  /** Tickets admitted before the hold that have not completed yet. */
+  pending = 0;
+  heldTotal = 0;
+  rejected = 0;
+  inDoubtMessage: string | null = null;
+  finishDrain: (end: DrainEnd) => void = () => undefined;
+
+  constructor(spec: MoveSpec, explicit: ReadonlySet<string>) {
+    this.spec = spec;
+    this.explicit = explicit;
+    this.label = spec.label ?? `move of ${[...explicit].slice(0, 3).join(', ')}${explicit.size > 3 ? ', …' : ''}`;
+    this.inDoubtPolicy = spec.inDoubt ?? 'abort';
+  }
+
+  wants(topic: string): boolean {
+    return this.explicit.has(topic) || (this.spec.matches?.(topic) ?? false);
+  }
+}
+
+export class CutoverBarrier {
+  readonly #routeOf: (topic: string) => Cluster;
+  readonly #now: () => number;
+  readonly #quarantineMs: number;
+  readonly #unresolvedWindowMs: number;
+  readonly #topics = new Map<string, TopicState>();
+  readonly #moves = new Set<ActiveMove>();
+  #heldNow = 0;
+  #inFlight = 0;
+  #routeMismatches = 0;
+
+  constructor(options: CutoverBarrierOptions) {
+    this.#routeOf = options.routeOf;
+    this.#now = options.now ?? (() => performance.now());
+    this.#quarantineMs = options.quarantineMs ?? 250;
+    this.#unresolvedWindowMs = options.unresolvedWindowMs ?? 120_000;
+  }
+
+  // ── data path ──────────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Synchronous Ticket (forward) or Rejection (answer with a retriable error) when the topic is not held;
+   * a Promise of either while a move holds the topic.
+   */
+  admit(topic: string, partition: number): Admission | Promise<Admission> {
+    const ts = this.#topics.get(topic) ?? this.#createTopic(topic);
+    const ps = ts.partitions.get(partition) ?? this.#createPartition(ts, partition);
+    if (ts.hold !== null) return this.#hold(ts.hold, ts, ps);
+    if (ps.quarantineUntil !== 0) {
+      if (this.#now() < ps.quarantineUntil) return REJECT_QUARANTINE;
+      ps.quarantineUntil = 0;
+    }
+    return this.#issue(ts, ps);
+  }
+
+  /** The upstream answered for this ticket's partition. */
+  complete(ticket: Ticket, outcome: CompletionOutcome): void {
+    const t = this.#settle(ticket);
+    const ps = t.partitionState;
+    const ts = t.topicState;
+    if (outcome.ok) {
+      const last = outcome.lastOffset ?? outcome.baseOffset;
+      // Offsets < 0: acks=0 or a client that gave none; nothing to record.
+      if (t.generation === ts.generation && last >= 0n && (ps.lastOffset === null || last > ps.lastOffset)) ps.lastOffset = last;
+      ps.lastOkAt = this.#now();
+      const watch = ps.firstOffsetWatch;
+      if (watch !== null && watch.generation === t.generation && outcome.baseOffset >= 0n) {
+        ps.firstOffsetWatch = null;
+        try {
+          watch.notify({ topic: t.topic, partition: t.partition, generation: t.generation, cluster: t.cluster, offset: outcome.baseOffset });
+        } catch {
+          // A ledger callback must never break the data path.
+        }
+      }
+    } else if (outcome.written === 'unknown') {
+      ps.lastUnknownAt = this.#now();
+      ps.lastUnknownCode = outcome.errorCode;
+    } else {
+      ps.lastFailedAt = this.#now();
+    }
+    this.#afterSettle(t, outcome);
+  }
+
+  /** The ticket's request was never sent upstream: forget it without recording an outcome. */
+  abandon(ticket: Ticket): void {
+    this.#afterSettle(this.#settle(ticket), null);
+  }
+
+  // ── control ────────────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Moves the topics' traffic from `spec.from` to `spec.to`. See the header for the steps. */
+  async move(spec: MoveSpec): Promise<MoveResult> {
+    if (!(Number.isFinite(spec.timeoutMs) && spec.timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${spec.timeoutMs}`);
+    if (!(Number.isInteger(spec.maxHeldRequests) && spec.maxHeldRequests >= 0)) {
+      throw new RangeError(`maxHeldRequests must be an integer >= 0, got ${spec.maxHeldRequests}`);
+    }
+    const explicit = new Set(spec.topics);
+    const move = new ActiveMove(spec, explicit);
+    this.#checkConflicts(move);
+
+    const started = this.#now();
+    try {
+      for (const name of explicit) this.#claim(move, this.#topics.get(name) ?? this.#createTopic(name));
+      if (spec.matches !== undefined) {
+        for (const ts of this.#topics.values()) if (ts.hold === null && spec.matches(ts.name)) this.#claim(move, ts);
+      }
+    } catch (error) {
+      // A throwing callback (matches, routeOf) must not leave topics held by a move that never runs.
+      this.#abort(move);
+      throw error;
+    }
+    // Registered after the listed topics are claimed, so #createTopic above does not try to claim them for it.
+    this.#moves.add(move);
+
+    const end = await this.#drain(move);
+    const drainMs = this.#now() - started;
+    const partitions = this.#reports(move);
+    if (end !== 'drained') {
+      const abort = { cause: end, message: this.#abortMessage(move, end) };
+      this.#abort(move);
+      const at = this.#now();
+      return this.#result(move, abort, partitions, { holdMs: at - started, drainMs, commitMs: 0, totalMs: at - started });
+    }
+
+    move.phase = 'committing';
+    const commitStart = this.#now();
+    try {
+      await spec.commit({
+        from: spec.from,
+        to: spec.to,
+        topics: [...move.claimed].map((ts) => ts.name),
+        partitions,
+        holdMs: commitStart - started,
+        drainMs,
+        heldRequests: move.heldTotal,
+      });
+    } catch (error) {
+      this.#abort(move);
+      throw error;
+    }
+    const commitMs = this.#now() - commitStart;
+    this.#release(move);
+    const released = this.#now();
+    return this.#result(move, null, partitions, { holdMs: released - started, drainMs, commitMs, totalMs: released - started });
+  }
+
+  // ── gauges ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Admissions waiting in the barrier now. */
+  get heldNow(): number {
+    return this.#heldNow;
+  }
+
+  /** Tickets in flight now, all topics. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Tickets in flight per topic (topics with none are left out). */
+  inFlightByTopic(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const ts of this.#topics.values()) if (ts.inFlight > 0) out.set(ts.name, ts.inFlight);
+    return out;
+  }
+
+  /** Admissions rejected because a route changed under in-flight tickets; should stay 0. */
+  get routeMismatches(): number {
+    return this.#routeMismatches;
+  }
+
+  activeMoves(): ActiveMoveInfo[] {
+    return [...this.#moves].map((m) => ({
+      label: m.label,
+      from: m.spec.from,
+      to: m.spec.to,
+      topics: [...m.claimed].map((ts) => ts.name),
+      phase: m.phase,
+      heldNow: m.held.length,
+      inFlight: m.pending,
+    }));
+  }
+
+  isHeld(topic: string): boolean {
+    return (this.#topics.get(topic)?.hold ?? null) !== null;
+  }
+
+  /** The topic's current generation (0 until its first move through this barrier). */
+  generationOf(topic: string): number {
+    return this.#topics.get(topic)?.generation ?? 0;
+  }
+
+  /** Topics this barrier has seen (admitted or moved). */
+  knownTopics(): string[] {
+    return [...this.#topics.keys()];
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────────────────────────────────────
+
+  #createTopic(name: string): TopicState {
+    const ts = new TopicState(name);
+    this.#topics.set(name, ts);
+    // A topic first seen during a move that covers it (a prefix or pattern rule) is held like the others.
+    for (const move of this.#moves) {
+      if (move.wants(name)) {
+        this.#claim(move, ts);
+        break;
+      }
+    }
+    return ts;
+  }
+
+  #createPartition(ts: TopicState, partition: number): PartitionState {
+    if (!Number.isInteger(partition) || partition < 0 || partition > 0x7fffffff) {
+      throw new RangeError(`invalid partition ${partition} for topic ${ts.name}`);
+    }
+    const ps = new PartitionState(partition);
+    ts.partitions.set(partition, ps);
+    if (ts.hold !== null) this.#initMoveFlags(ps);
+    return ps;
+  }
+
+  #claim(move: ActiveMove, ts: TopicState): void {
+    ts.hold = move;
+    ts.routeAtHold = this.#routeOf(ts.name);
+    move.claimed.add(ts);
+    for (const ps of ts.partitions.values()) {
+      this.#initMoveFlags(ps);
+      ps.firstOffsetWatch = null;
+      move.pending += ps.inFlight;
+    }
+  }
+
+  /** Carries recent trouble from before the hold into the move (see points 6 and 7 of the header). */
+  #initMoveFlags(ps: PartitionState): void {
+    const since = this.#now() - this.#unresolvedWindowMs;
+    ps.failedInMove = ps.lastFailedAt >= since;
+    ps.inDoubtInMove = ps.lastUnknownAt >= since && ps.lastUnknownAt > ps.lastOkAt;
+    ps.overflowed = false;
+  }
+
+  #clearMoveFlags(ps: PartitionState): void {
+    ps.failedInMove = false;
+    ps.inDoubtInMove = false;
+    ps.overflowed = false;
+  }
+
+  #checkConflicts(move: ActiveMove): void {
+    for (const active of this.#moves) {
+      const clash =
+        [...move.explicit].find((name) => active.wants(name)) ??
+        [...active.claimed].find((ts) => move.wants(ts.name))?.name ??
+        [...active.explicit].find((name) => move.wants(name));
+      if (clash !== undefined) {
+        throw new RouteConflictError(
+          `${move.label} conflicts with ${active.label}, which is running on topic "${clash}"; wait for it to finish and retry`,
+        );
+      }
+    }
+  }
+
+  #hold(move: ActiveMove, ts: TopicState, ps: PartitionState): Admission | Promise<Admission> {
+    if (move.held.length >= move.spec.maxHeldRequests) {
+      // Later batches of this partition must not overtake the rejected one on the new cluster: see point 6.
+      ps.overflowed = true;
+      move.rejected += 1;
+      return REJECT_HELD_LIMIT;
+    }
+    move.heldTotal += 1;
+    this.#heldNow += 1;
+    return new Promise<Admission>((resolve) => {
+      move.held.push({ ts, ps, resolve });
+    });
+  }
+
+  #issue(ts: TopicState, ps: PartitionState): Admission {
+    const cluster = this.#routeOf(ts.name);
+    if (ps.inFlight > 0 && ps.inFlightCluster !== cluster) {
+      this.#routeMismatches += 1;
+      return REJECT_ROUTE_MISMATCH;
+    }
+    ps.inFlight += 1;
+    ps.inFlightCluster = cluster;
+    ts.inFlight += 1;
+    this.#inFlight += 1;
+    return new CutoverTicket(ts, ps, cluster);
+  }
+
+  #settle(ticket: Ticket): CutoverTicket {
+    if (!(ticket instanceof CutoverTicket)) throw new InvalidTicketError('not a ticket issued by this barrier');
+    if (ticket.settled) {
+      throw new InvalidTicketError(`ticket for ${ticket.topic}[${ticket.partition}] was already completed or abandoned`);
+    }
+    ticket.settled = true;
+    return ticket;
+  }
+
+  #afterSettle(t: CutoverTicket, outcome: CompletionOutcome | null): void {
+    const ps = t.partitionState;
+    const ts = t.topicState;
+    ps.inFlight -= 1;
+    ts.inFlight -= 1;
+    this.#inFlight -= 1;
+    const move = ts.hold;
+    if (move === null || move.phase !== 'draining') return;
+    if (outcome !== null && !outcome.ok) {
+      if (outcome.written === 'unknown') {
+        ps.inDoubtInMove = true;
+        if (move.inDoubtPolicy === 'abort') {
+          move.inDoubtMessage ??= this.#inDoubtMessage(move, ts, ps, outcome.errorCode);
+          move.finishDrain('in-doubt');
+        }
+      } else {
+        ps.failedInMove = true;
+      }
+    }
+    move.pending -= 1;
+    if (move.pending === 0) move.finishDrain('drained');
+  }
+
+  #drain(move: ActiveMove): Promise<DrainEnd> {
+    return new Promise<DrainEnd>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const signal = move.spec.signal;
+      const onAbort = (): void => finish('cancelled');
+      const finish = (end: DrainEnd): void => {
+        move.finishDrain = () => undefined;
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(end);
+      };
+      move.finishDrain = finish;
+      if (move.inDoubtPolicy === 'abort') {
+        const doubtful = this.#firstInDoubt(move);
+        if (doubtful !== null) {
+          move.inDoubtMessage = this.#inDoubtMessage(move, doubtful.ts, doubtful.ps, doubtful.ps.lastUnknownCode);
+          finish('in-doubt');
+          return;
+        }
+      }
+      if (signal?.aborted === true) {
+        finish('cancelled');
+        return;
+      }
+      if (move.pending === 0) {
+        finish('drained');
+        return;
+      }
+      timer = setTimeout(() => finish('timeout'), move.spec.timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #firstInDoubt(move: ActiveMove): { ts: TopicState; ps: PartitionState } | null {
+    for (const ts of move.claimed) for (const ps of ts.partitions.values()) if (ps.inDoubtInMove) return { ts, ps };
+    return null;
+  }
+
+  #reports(move: ActiveMove): PartitionReport[] {
+    const out: PartitionReport[] = [];
+    for (const ts of move.claimed) {
+      let listed: readonly number[] | 'unknown';
+      try {
+        listed = move.spec.partitionsOf(ts.name);
+      } catch {
+        listed = 'unknown'; // the report then lists the partitions this proxy has seen
+      }
+      const numbers = new Set<number>(ts.partitions.keys());
+      if (listed !== 'unknown') for (const p of listed) numbers.add(p);
+      for (const partition of [...numbers].sort((a, b) => a - b)) {
+        const ps = ts.partitions.get(partition) ?? this.#createPartition(ts, partition);
+        out.push({
+          topic: ts.name,
+          partition,
+          lastOffsetOnOld: ps.lastOffset,
+          failedDrain: ps.failedInMove || (ps.inDoubtInMove && move.inDoubtPolicy === 'reject'),
+          inDoubt: ps.inDoubtInMove,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Abort: nothing changes; held admissions go (in arrival order) where the route still points: the old cluster. */
+  #abort(move: ActiveMove): void {
+    this.#moves.delete(move);
+    for (const ts of move.claimed) {
+      ts.hold = null;
+      ts.routeAtHold = null;
+      for (const ps of ts.partitions.values()) this.#clearMoveFlags(ps);
+    }
+    this.#flushHeld(move, () => false);
+  }
+
+  /** After a successful commit: new generation, release held admissions to the new route. */
+  #release(move: ActiveMove): void {
+    this.#moves.delete(move);
+    const now = this.#now();
+    const rejectOnRelease = new Set<PartitionState>();
+    for (const ts of move.claimed) {
+      ts.hold = null;
+      const moved = this.#routeOf(ts.name) !== ts.routeAtHold;
+      ts.routeAtHold = null;
+      if (moved) ts.generation += 1;
+      for (const ps of ts.partitions.values()) {
+        if (ps.failedInMove || ps.overflowed || (ps.inDoubtInMove && move.inDoubtPolicy === 'reject')) {
+          rejectOnRelease.add(ps);
+          if (this.#quarantineMs > 0) ps.quarantineUntil = now + this.#quarantineMs;
+        }
+        this.#clearMoveFlags(ps);
+        if (moved) {
+          // History of the old cluster must not leak into the new generation.
+          ps.lastOffset = null;
+          ps.lastOkAt = NO_TIME;
+          ps.lastFailedAt = NO_TIME;
+          ps.lastUnknownAt = NO_TIME;
+          const notify = move.spec.onFirstOffset;
+          ps.firstOffsetWatch = notify === undefined ? null : { generation: ts.generation, notify };
+        }
+      }
+    }
+    this.#flushHeld(move, (ps) => rejectOnRelease.has(ps));
+  }
+
+  #flushHeld(move: ActiveMove, rejectIf: (ps: PartitionState) => boolean): void {
+    const held = move.held.splice(0);
+    this.#heldNow -= held.length;
+    for (const h of held) {
+      if (rejectIf(h.ps)) {
+        move.rejected += 1;
+        h.resolve(REJECT_FAILED_DRAIN);
+      } else {
+        h.resolve(this.#issue(h.ts, h.ps));
+      }
+    }
+  }
+
+  #inDoubtMessage(move: ActiveMove, ts: TopicState, ps: PartitionState, errorCode: number): string {
+    return (
+      `a write to ${ts.name}[${ps.partition}] on ${move.spec.from} has an unknown outcome (error code ${errorCode}): ` +
+      `it must be retried on ${move.spec.from}, where the broker can deduplicate it; moving now could write it to both clusters`
+    );
+  }
+
+  #abortMessage(move: ActiveMove, cause: AbortCause): string {
+    const { from, to } = move.spec;
+    const tail = `the route stays on ${from} and held requests went to ${from}`;
+    if (cause === 'in-doubt') {
+      return `${move.label} aborted: ${move.inDoubtMessage ?? 'a write has an unknown outcome'}; ${tail}. Retry once the producer's retry is acknowledged, or force the move to accept the duplicate risk.`;
+    }
+    if (cause === 'cancelled') return `${move.label} to ${to} was cancelled while draining; ${tail}.`;
+    const busy: string[] = [];
+    for (const ts of move.claimed) {
+      for (const ps of ts.partitions.values()) if (ps.inFlight > 0) busy.push(`${ts.name}[${ps.partition}]×${ps.inFlight}`);
+    }
+    const shown = busy.slice(0, 10).join(', ') + (busy.length > 10 ? `, … (${busy.length} partitions)` : '');
+    return (
+      `${move.label} to ${to} aborted: the drain did not finish within ${move.spec.timeoutMs} ms; ` +
+      `still waiting for ${from} to answer ${shown || 'in-flight requests'}; ${tail}. Check ${from}'s health and retry.`
+    );
+  }
+
+  #result(move: ActiveMove, abort: MoveResult['abort'], partitions: readonly PartitionReport[], timings: MoveTimings): MoveResult {
+    return {
+      outcome: abort === null ? 'committed' : 'aborted',
+      abort,
+      from: move.spec.from,
+      to: move.spec.to,
+      topics: [...move.claimed].map((ts) => ts.name),
+      partitions,
+      timings,
+      heldRequests: move.heldTotal,
+      rejectedRequests: move.rejected,
+    };
+  }
+}
