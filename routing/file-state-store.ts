@@ -8,7 +8,7 @@
 // names never collide, and the next save does not need them).
 
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { StateStoreError, errorMessage } from './errors.ts';
 import { decodeState, encodeState, type PersistedState, type StateStore } from './state-store.ts';
@@ -58,6 +58,8 @@ export class FileStateStore implements StateStore {
     const dir = dirname(this.path);
     const temp = join(dir, `.${basename(this.path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
     try {
+      // The first save creates the folder (a fresh checkout has no .cache/ yet).
+      await mkdir(dir, { recursive: true });
       const file = await open(temp, 'wx', 0o600);
       try {
         await file.writeFile(text, 'utf8');
