@@ -2,7 +2,7 @@
 // (docs/admin-api.md). Exit codes: 0 success, 1 the API refused or could not be reached, 2 usage error.
 import { parseArgs } from 'node:util';
 import { AdminApiError, AdminClient, AdminUnreachableError, type WriteRequest } from './admin/client.ts';
-import { formatAny, formatAudit, formatLedger, formatOperation, formatResolution, formatRoutes } from './admin/format.ts';
+import { formatAny, formatAudit, formatInventory, formatLedger, formatOperation, formatResolution, formatRoutes } from './admin/format.ts';
 
 const USAGE = `usage: kmp <command> [options]
 
@@ -16,6 +16,7 @@ const USAGE = `usage: kmp <command> [options]
   promote BATCH                    make the target authoritative for a batch (rollback then needs --force)
   audit [--limit N]                who changed what, when and why
   ledger [--topic T] [--limit N]   per-partition offsets at every move
+  inventory [--topic T]            which producers (client id, software) write to which topics
 
 write options:  --reason TEXT  --dry-run  --force
 global options: --admin URL    admin API (default $KMP_ADMIN_URL or http://127.0.0.1:9644)
@@ -51,6 +52,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
   status: GLOBAL,
   audit: [...GLOBAL, 'limit'],
   ledger: [...GLOBAL, 'limit', 'topic'],
+  inventory: [...GLOBAL, 'topic'],
   flip: [...WRITE, 'topic'],
   rollback: [...WRITE, 'topic', 'all'],
   promote: WRITE,
@@ -132,6 +134,12 @@ async function main(argv: readonly string[]): Promise<number> {
       print(page, () => formatLedger(page));
       return 0;
     }
+    case 'inventory': {
+      expectArgs(command, args, 0);
+      const inventory = await client.inventory(values.topic);
+      print(inventory, () => formatInventory(inventory.topics));
+      return 0;
+    }
     case 'flip':
     case 'rollback':
     case 'promote': {
@@ -178,7 +186,9 @@ try {
     if (process.argv.includes('--json') && error.body !== null && typeof error.body === 'object') {
       process.stdout.write(`${JSON.stringify(error.body, null, 2)}\n`);
     }
-    process.stderr.write(`kmp: ${error.message} (${error.status} ${error.code})\n${error.details.map((d) => `  - ${d}\n`).join('')}`);
+    // Details the message already quotes (pre-flight refusals usually are) are not repeated.
+    const details = error.details.filter((d) => !error.message.includes(d));
+    process.stderr.write(`kmp: ${error.message} (${error.status} ${error.code})\n${details.map((d) => `  - ${d}\n`).join('')}`);
     process.exitCode = 1;
   } else if (error instanceof AdminUnreachableError) {
     process.stderr.write(`kmp: ${error.message}\n`);

@@ -11,6 +11,9 @@
 // the key's type: numbers and booleans are parsed, a list of strings is comma-separated (`a:1,b:2`), and a value
 // starting with `[` or `{` is parsed as YAML/JSON (e.g. a whole `admin.tokens` list). Variables without a `__`
 // (KMP_ADMIN_URL, KMP_ADMIN_TOKEN of the CLI) are not config overrides and are ignored here.
+//
+// Relative paths (state.file, tokenFile, passwordFile) are relative to the config file's directory, so the
+// file means the same thing whatever directory the service is started from; `state.file` comes out absolute.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -39,7 +39,9 @@ export interface CreateLoggerOptions {
 
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const pretty = options.pretty ?? process.stdout.isTTY === true;
-  const target = options.destination ?? pino.destination({ dest: 1, sync: false });
+  // Synchronous writes: the proxy logs per connection and per route change, never per request, and a line
+  // written before a crash or process.exit() must not be lost in a buffer.
+  const target = options.destination ?? pino.destination({ dest: 1, sync: true });
   const loggerOptions: LoggerOptions = {
     level: options.level ?? 'info',
     base: options.base ?? null,

@@ -168,8 +168,8 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       },
     },
     logger: log,
+    inventory: () => px.inventory?.topics() ?? [],
   });
-  log.info({ url: admin.url }, 'admin API listening');
 
   return {
     port: bound.port,

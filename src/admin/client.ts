@@ -1,5 +1,6 @@
 // The admin API as the CLI sees it: fetch, a bearer token, and errors turned into something to print.
 import type { OperationResult, RoutesView, AuditEntry, LedgerEntry, Resolution } from './control-plane-port.ts';
+import type { InventoryTopicView } from '../inventory.ts';
 
 /** A value as it arrives over JSON: bigint offsets are decimal strings (see toJson in http.ts). */
 export type Wire<T> = T extends bigint
@@ -20,6 +21,7 @@ export type WireResolution = Wire<Resolution>;
 export type WireOperation = Wire<OperationResult>;
 export type WireAuditEntry = Wire<AuditEntry>;
 export type WireLedgerEntry = Wire<LedgerEntry>;
+export type WireInventoryTopic = Wire<InventoryTopicView>;
 
 /** The API answered with an error (`{ error: { code, message } }`). */
 export class AdminApiError extends Error {
@@ -83,6 +85,11 @@ export class AdminClient {
     if (query.limit !== undefined) params.set('limit', String(query.limit));
     const qs = params.toString();
     return this.get(`/v1/ledger${qs === '' ? '' : `?${qs}`}`) as Promise<Page<WireLedgerEntry>>;
+  }
+
+  inventory(topic?: string): Promise<{ readonly topics: readonly WireInventoryTopic[] }> {
+    const qs = topic === undefined ? '' : `?topic=${encodeURIComponent(topic)}`;
+    return this.get(`/v1/inventory${qs}`) as Promise<{ readonly topics: readonly WireInventoryTopic[] }>;
   }
 
   /** `path` like `/v1/batches/wave-1/flip`; names in it must already be URI-encoded. */

@@ -1,7 +1,7 @@
 // Human-readable output of the CLI: aligned tables and short summaries of admin API answers. `--json` bypasses
 // all of this and prints the API's JSON as-is.
 import YAML from 'yaml';
-import type { Page, WireAuditEntry, WireLedgerEntry, WireOperation, WireResolution, WireRoutes } from './client.ts';
+import type { Page, WireAuditEntry, WireInventoryTopic, WireLedgerEntry, WireOperation, WireResolution, WireRoutes } from './client.ts';
 
 /** Columns padded to their widest cell, two spaces apart; the last column is not padded (no trailing blanks). */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -106,10 +106,17 @@ export function formatAudit(page: Page<WireAuditEntry>): string {
       targetLabel(e.target),
       e.outcome,
       String(e.version),
-      orDash(e.details.error === undefined ? e.reason : `${e.reason}${e.reason === '' ? '' : ' — '}${e.details.error}`),
+      orDash(auditNote(e)),
     ]),
   );
   return page.total > page.entries.length ? `${table}\n(last ${page.entries.length} of ${page.total} entries)` : table;
+}
+
+/** The reason, followed by why the operation was refused or aborted, if it was. */
+function auditNote(e: WireAuditEntry): string {
+  const why = e.details.error ?? (e.outcome === 'refused' && e.details.refusals !== undefined ? e.details.refusals.join('; ') : undefined);
+  if (why === undefined) return e.reason;
+  return e.reason === '' ? why : `${e.reason} — ${why}`;
 }
 
 function formatLedgerTable(entries: readonly WireLedgerEntry[]): string {
@@ -139,6 +146,25 @@ export function formatLedger(page: Page<WireLedgerEntry>): string {
   if (page.entries.length === 0) return 'the ledger is empty';
   const table = formatLedgerTable(page.entries);
   return page.total > page.entries.length ? `${table}\n(last ${page.entries.length} of ${page.total} entries)` : table;
+}
+
+/** One row per (topic, producer): who writes where, with which software, how fast. */
+export function formatInventory(topics: readonly WireInventoryTopic[]): string {
+  const rows = topics.flatMap((t) =>
+    t.producers.map((p) => [
+      t.topic,
+      orDash(p.clientId),
+      p.software.name === null ? '-' : `${p.software.name}${p.software.version === null ? '' : ` ${p.software.version}`}`,
+      p.transactional ? 'transactional' : p.idempotent ? 'idempotent' : '-',
+      list(p.compressions),
+      list(p.clusters),
+      String(p.recordsPerSec),
+      p.lastSeen,
+      list(p.remoteAddresses),
+    ]),
+  );
+  if (rows.length === 0) return 'no producers seen yet';
+  return formatTable(['TOPIC', 'CLIENT-ID', 'SOFTWARE', 'PRODUCER', 'COMPRESSION', 'CLUSTERS', 'RECORDS/S', 'LAST-SEEN', 'ADDRESSES'], rows);
 }
 
 /** The status document's shape belongs to the program; YAML is a readable rendering of any of it. */

@@ -15,6 +15,7 @@ import type { AdminRole, AdminToken } from '../config.ts';
 import { parseHostPort } from '../config.ts';
 import { ANONYMOUS_LOOPBACK, TokenAuthenticator, roleAllows, type Principal } from './auth.ts';
 import type { AdminControlPlane, OperationResult, WriteOptions } from './control-plane-port.ts';
+import type { InventoryTopicView } from '../inventory.ts';
 import { HttpError, readBody, sendError, sendJson, sendText, toHttpError } from './http.ts';
 import { writeBodySchema } from './write-body.ts';
 
@@ -35,6 +36,8 @@ export interface AdminServerOptions {
   /** `GET /readyz`: true once both clusters answered Metadata. */
   readonly ready: () => boolean | Promise<boolean>;
   readonly registry: MetricsRegistry;
+  /** `GET /v1/inventory`: the producer inventory, per topic (ProducerInventory.topics()). Absent: 404. */
+  readonly inventory?: () => readonly InventoryTopicView[];
   readonly logger: Logger;
   /** Cap of a request body. Default 64 KiB. */
   readonly maxBodyBytes?: number;
@@ -185,6 +188,17 @@ export function createAdminHandler(options: AdminServerOptions): (req: IncomingM
         const topic = ctx.url.searchParams.get('topic');
         const entries = cp.ledger().filter((e) => topic === null || e.topic === topic);
         reply(ctx, page(entries, limitOf(ctx.url)));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/inventory$/,
+      access: 'viewer',
+      read: async (ctx) => {
+        if (options.inventory === undefined) throw new HttpError(404, 'the producer inventory is not enabled in this process');
+        const topic = ctx.url.searchParams.get('topic');
+        const topics = options.inventory().filter((t) => topic === null || t.topic === topic);
+        reply(ctx, { topics });
       },
     },
     { method: 'POST', pattern: new RegExp(`^/v1/batches/${SEGMENT}/flip$`), access: 'operator', write: (ctx, o) => cp.flipBatch(ctx.params[0], o) },

@@ -153,7 +153,11 @@ describe('FileStateStore', () => {
   });
 
   it('a failed save reports the path and removes its temp file', async () => {
-    await assert.rejects(new FileStateStore(join(dir, 'missing-dir', 'state.json')).save(sampleState(1)), StateStoreError);
+    // A missing folder is created (a fresh checkout has none); a parent that is a file cannot be.
+    await new FileStateStore(join(dir, 'missing-dir', 'state.json')).save(sampleState(1));
+    assert.deepEqual(await readdir(join(dir, 'missing-dir')), ['state.json']);
+    await writeFile(join(dir, 'a-file'), 'x');
+    await assert.rejects(new FileStateStore(join(dir, 'a-file', 'state.json')).save(sampleState(1)), StateStoreError);
     // The rename fails when the destination is a non-empty directory: the temp file must not stay behind.
     const sub = join(dir, 'blocked');
     await mkdir(join(sub, 'state.json', 'inside'), { recursive: true });
