@@ -82,8 +82,8 @@ test('the inventory lists the client families writing to a topic, with their sof
   const byClient = new Map(entry.producers.map((p) => [p.clientId, p]));
   const rdk = byClient.get('kmp-it-inventory-rdkafka');
   assert.ok(rdk, 'librdkafka producer listed');
-  // librdkafka sends its software name in ApiVersions v3+; kafkajs uses ApiVersions v2, which has none.
-  assert.match(rdk.software.name ?? '', /librdkafka/);
+  // librdkafka-based clients send their software name in ApiVersions v3+; kafkajs uses v2, which has none.
+  assert.match(rdk.software.name ?? '', /confluent-kafka-javascript|librdkafka/);
   assert.equal(rdk.idempotent, true);
   assert.deepEqual(rdk.clusters, ['source']);
   const jv = byClient.get('kmp-it-inventory-java');
