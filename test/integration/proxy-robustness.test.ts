@@ -6,6 +6,9 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { ensureKafkaPair, kafkaFor, createTopic, readTopic, uniqueTopic } from '../support/kafka.ts';
 import { startProxy, type RunningProxy } from '../support/proxy.ts';
+import { decodeResponse, encodeRequestFrame } from '../../protocol/codec.ts';
+import { defaultProduceRequest } from '../../protocol/messages/produce-request.ts';
+import { ZERO_UUID } from '../../protocol/uuid.ts';
 
 let proxy: RunningProxy;
 const topic = uniqueTopic('robust');
@@ -89,6 +92,19 @@ test('garbage on one connection never affects the others', async () => {
   assert.ok(av.received.length >= 10, 'ApiVersions v99 is answered');
   assert.equal(av.received.readInt32BE(4), 11, 'correlation id echoed');
   assert.equal(av.received.readInt16BE(8), 35, 'UNSUPPORTED_VERSION');
+
+  // A well-formed Produce request whose records are not a valid batch: that partition is answered with an
+  // error (as a broker would), the connection stays usable.
+  const bad = encodeRequestFrame(
+    { requestApiKey: 0, requestApiVersion: 9, correlationId: 12, clientId: 'garbage-records' },
+    { ...defaultProduceRequest(), acks: -1, timeoutMs: 5000, topicData: [{ name: topic, topicId: ZERO_UUID, partitionData: [{ index: 0, records: randomBytes(100) }] }] },
+  );
+  const answer = await poke(Buffer.concat(bad), 1500);
+  assert.equal(answer.closed, false, 'a bad batch does not close the connection');
+  const decoded = decodeResponse(answer.received.subarray(4), 0, 9);
+  assert.equal(decoded.correlationId, 12);
+  const pr = (decoded.body as { responses: { partitionResponses: { errorCode: number }[] }[] }).responses[0].partitionResponses[0];
+  assert.equal(pr.errorCode, 2, 'CORRUPT_MESSAGE');
 
   await produceWorks('after-garbage');
   assert.equal(proxy.child.exitCode, null, 'the proxy process is still running');

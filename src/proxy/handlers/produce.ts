@@ -6,7 +6,7 @@ import { Reader } from '../../../protocol/reader.ts';
 import { ApiKey, decodeRequestBody } from '../../../protocol/messages/index.ts';
 import { encodeResponseFrame } from '../../../protocol/codec.ts';
 import { ZERO_UUID } from '../../../protocol/uuid.ts';
-import { iterateBatches, rewriteProducer, type BatchView } from '../../../protocol/record-batch.ts';
+import { rewriteProducer, splitBatches, type BatchView } from '../../../protocol/record-batch.ts';
 import type { ProduceRequest } from '../../../protocol/messages/produce-request.ts';
 import type { ProduceResponse } from '../../../protocol/messages/produce-response.ts';
 import type { Cluster } from '../../../routing/cluster.ts';
@@ -42,11 +42,6 @@ function partitionResponse(index: number, errorCode: number, errorMessage: strin
     errorMessage,
     currentLeader: { leaderId: -1, leaderEpoch: -1 },
   } as PartitionResponse;
-}
-
-function firstBatch(records: Buffer): BatchView | null {
-  for (const b of iterateBatches(records)) return 'producerId' in b ? b : null;
-  return null;
 }
 
 export function produceHandler(px: ProxyContext): Handler {
@@ -186,16 +181,26 @@ async function routeEntry(px: ProxyContext, e: Entry, adm: Ticket): Promise<numb
     return null;
   }
   if (e.records !== null && e.records.length > 0) {
-    const batch = firstBatch(e.records);
-    if (batch === null) {
-      fail(px, e, ErrorCode.INVALID_RECORD, 'no', 'only record batches of format v2 are accepted');
+    // Header reads only. splitBatches checks the whole blob before anything is patched, so a malformed one is
+    // refused as the broker would refuse it, and never half-rewritten.
+    let batches: BatchView[];
+    try {
+      const all = splitBatches(e.records);
+      if (all.some((b) => b.kind !== 'batch')) {
+        fail(px, e, ErrorCode.INVALID_RECORD, 'no', 'only record batches of format v2 (magic 2) are accepted');
+        return null;
+      }
+      batches = all as BatchView[];
+    } catch (err) {
+      fail(px, e, ErrorCode.CORRUPT_MESSAGE, 'no', `malformed record batch: ${(err as Error).message}`);
       return null;
     }
-    for (const b of iterateBatches(e.records)) if ('producerId' in b) e.offsetSpan += b.lastOffsetDelta + 1;
-    if (batch.producerId >= 0n) {
+    for (const b of batches) e.offsetSpan += b.lastOffsetDelta + 1;
+    const first = batches[0];
+    if (first !== undefined && first.producerId >= 0n) {
       let mapped;
       try {
-        const m = px.producerIds.lookup(e.topic, { producerId: batch.producerId, producerEpoch: batch.producerEpoch }, adm.cluster, adm.generation);
+        const m = px.producerIds.lookup(e.topic, { producerId: first.producerId, producerEpoch: first.producerEpoch }, adm.cluster, adm.generation);
         mapped = m instanceof Promise ? await m : m;
       } catch (err) {
         fail(px, e, ErrorCode.LEADER_NOT_AVAILABLE, 'no', `could not get a producer id from ${adm.cluster}: ${String(err)}`);
@@ -203,9 +208,7 @@ async function routeEntry(px: ProxyContext, e: Entry, adm: Ticket): Promise<numb
       }
       if (mapped !== null) {
         // Safe to patch in place: the frame is ours (read from the client socket) and is not used after this.
-        for (const b of iterateBatches(e.records)) {
-          if ('producerId' in b) rewriteProducer(e.records, b.offset, { producerId: mapped.producerId, producerEpoch: mapped.producerEpoch });
-        }
+        for (const b of batches) rewriteProducer(e.records, b.offset, { producerId: mapped.producerId, producerEpoch: mapped.producerEpoch });
       }
     }
   }
