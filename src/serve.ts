@@ -8,6 +8,7 @@ import { ProxyMetrics } from './metrics.ts';
 import { ProducerInventory } from './inventory.ts';
 import { ClusterClient } from './upstream/cluster-client.ts';
 import { ProducerIdMap } from './proxy/producer-id-map.ts';
+import { SequenceGuard } from './proxy/sequence-guard.ts';
 import { ProxyListener } from './proxy/listener.ts';
 import { createDispatcher } from './proxy/dispatcher.ts';
 import { accepts, advertisedApis } from './proxy/api-versions.ts';
@@ -97,6 +98,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       clusterOf: (topic) => controlPlane.resolve(topic).cluster,
     },
     producerIds,
+    sequences: new SequenceGuard(),
     nodes: proxyNodesOf(config),
     clusterId: proxyClusterId(config),
     defaultCluster,

@@ -5,6 +5,7 @@ import type { Cluster } from '../../routing/cluster.ts';
 import type { CompletionOutcome, Rejection, Ticket } from '../../routing/cutover-barrier.ts';
 import type { ClusterClient } from '../upstream/cluster-client.ts';
 import type { ProducerIdMap } from './producer-id-map.ts';
+import type { SequenceGuard } from './sequence-guard.ts';
 import type { ProducerInventory } from '../inventory.ts';
 
 /**
@@ -35,6 +36,8 @@ export interface ProxyContext {
   clusters: Record<Cluster, ClusterClient>;
   router: PartitionRouter;
   producerIds: ProducerIdMap;
+  /** Keeps a producer's first batches on a partition's new cluster in sequence order. */
+  sequences: SequenceGuard;
   /** The proxy instances presented as the cluster's brokers. */
   nodes: ProxyNode[];
   /** The proxy's own, stable cluster id (never the source's or target's). */

@@ -15,6 +15,7 @@ import type { ProxyContext } from '../proxy-context.ts';
 import { isRejection, type CompletionOutcome, type Ticket } from '../../../routing/cutover-barrier.ts';
 import type { BrokerConnection } from '../../upstream/broker-connection.ts';
 import { UpstreamError } from '../../upstream/broker-connection.ts';
+import { SequenceGuard } from '../sequence-guard.ts';
 import { ErrorCode, isLeadershipError, isRetriable, mayHaveBeenWritten } from '../error-codes.ts';
 
 type PartitionResponse = ProduceResponse['responses'][number]['partitionResponses'][number];
@@ -29,6 +30,10 @@ interface Entry {
   result: PartitionResponse | null;
   /** Offsets the records take in the log (lastOffsetDelta + 1 per batch), for the ledger's last offset. */
   offsetSpan: number;
+  /** Idempotent batches: the sequence guard's key, the first batch's base sequence, the admission generation. */
+  seqKey: string | null;
+  baseSequence: number;
+  generation: number;
 }
 
 function partitionResponse(index: number, errorCode: number, errorMessage: string | null = null): PartitionResponse {
@@ -59,7 +64,7 @@ export function produceHandler(px: ProxyContext): Handler {
     const entries: Entry[] = [];
     for (const t of req.topicData) {
       for (const p of t.partitionData) {
-        entries.push({ topic: t.name, partition: p.index, records: p.records, admission: null, cluster: null, result: null, offsetSpan: 0 });
+        entries.push({ topic: t.name, partition: p.index, records: p.records, admission: null, cluster: null, result: null, offsetSpan: 0, seqKey: null, baseSequence: -1, generation: 0 });
       }
     }
 
@@ -139,6 +144,7 @@ export function produceHandler(px: ProxyContext): Handler {
               if (pr.errorCode === 0) {
                 const lastOffset = e.offsetSpan > 0 && pr.baseOffset >= 0n ? pr.baseOffset + BigInt(e.offsetSpan - 1) : undefined;
                 complete(px, e, lastOffset === undefined ? { ok: true, baseOffset: pr.baseOffset } : { ok: true, baseOffset: pr.baseOffset, lastOffset });
+                if (e.seqKey !== null) px.sequences.acknowledged(e.seqKey, e.generation, e.baseSequence, e.offsetSpan);
               } else {
                 if (isLeadershipError(pr.errorCode)) client.refreshSoon(e.topic);
                 complete(px, e, { ok: false, retriable: isRetriable(pr.errorCode), errorCode: pr.errorCode, written: mayHaveBeenWritten(pr.errorCode) ? 'unknown' : 'no' });
@@ -198,6 +204,18 @@ async function routeEntry(px: ProxyContext, e: Entry, adm: Ticket): Promise<numb
     for (const b of batches) e.offsetSpan += b.lastOffsetDelta + 1;
     const first = batches[0];
     if (first !== undefined && first.producerId >= 0n) {
+      const key = SequenceGuard.key(first.producerId, first.producerEpoch, e.topic, e.partition);
+      if (!px.sequences.mayForward(key, adm.generation, first.baseSequence)) {
+        // Not the batch that continues this producer's sequence on the partition's new cluster: the client
+        // resends it after the earlier ones (see sequence-guard.ts). It was not sent, so the ticket is abandoned.
+        e.result = partitionResponse(e.partition, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'kmp: partition just moved; resend in sequence order');
+        px.router.abandon(adm);
+        e.admission = null;
+        return null;
+      }
+      e.seqKey = key;
+      e.baseSequence = first.baseSequence;
+      e.generation = adm.generation;
       let mapped;
       try {
         const m = px.producerIds.lookup(e.topic, { producerId: first.producerId, producerEpoch: first.producerEpoch }, adm.cluster, adm.generation);
