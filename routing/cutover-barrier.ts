@@ -509,7 +509,8 @@ export class CutoverBarrier {
     move.claimed.add(ts);
     for (const ps of ts.partitions.values()) {
       this.#initMoveFlags(ps);
-      ps.firstOffsetWatch = null;
+      // The watch for the previous move's first offset stays: its first write may still be in flight and must
+      // complete that ledger entry; complete() ignores a stale generation and #release replaces the watch.
       move.pending += ps.inFlight;
     }
   }

@@ -211,3 +211,107 @@ export async function runProducerPerformance(opts: ProducerPerformanceOptions): 
   }
   return { ...out, ...summary };
 }
+
+export interface JavaProducerStreamOptions {
+  bootstrap: string;
+  /** Default topic for records that name none. */
+  topic: string;
+  /** Producer properties; they override the defaults (enable.idempotence=true, acks=all, client.id=kmp-test-java). */
+  props?: Record<string, string>;
+  /** Called for every ACK/ERR line as soon as the JVM prints it. */
+  onDelivery: (delivery: JavaDelivery) => void;
+}
+
+export interface JavaProducerStream {
+  /** Queues one record on the JVM's stdin; returns its index (the `index` of its delivery). */
+  write(record: JavaRecord): number;
+  /** Records written so far. */
+  readonly written: number;
+  /** True once the JVM has exited (early exit = a crash; see end()'s stderr). */
+  readonly exited: boolean;
+  /** Closes stdin (the producer flushes, prints DONE and exits) and resolves with the process output. */
+  end(timeoutMs?: number): Promise<ProcessOutput & { done: { acked: number; failed: number } | null }>;
+  /** Kills the JVM at once. */
+  kill(): void;
+}
+
+/**
+ * Starts a long-running KmpTestProducer whose stdin is fed over time (write()), reporting each delivery through
+ * onDelivery while it runs: the streaming counterpart of runJavaProducer, for tests that keep producing while
+ * something else happens (flips).
+ */
+export function startJavaProducerStream(opts: JavaProducerStreamOptions): JavaProducerStream {
+  const classesDir = ensureJavaTestProducer();
+  const props = Object.entries(opts.props ?? {}).map(([k, v]) => `${k}=${v}`);
+  const child = spawn('java', ['-cp', `${classesDir}${path.delimiter}${kafkaClasspath()}`, 'KmpTestProducer', opts.bootstrap, opts.topic, ...props], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let partial = '';
+  let done: { acked: number; failed: number } | null = null;
+  let written = 0;
+  let exitCode: number | null = null;
+  let exited = false;
+  const onLine = (line: string): void => {
+    const ack = /^ACK (\d+) (-?\d+) (-?\d+)$/.exec(line);
+    if (ack) {
+      opts.onDelivery({ index: Number(ack[1]), partition: Number(ack[2]), offset: BigInt(ack[3]), error: null });
+      return;
+    }
+    const err = /^ERR (\d+) (.*)$/.exec(line);
+    if (err) {
+      opts.onDelivery({ index: Number(err[1]), partition: null, offset: null, error: err[2] });
+      return;
+    }
+    const fin = /^DONE (\d+) (\d+)$/.exec(line);
+    if (fin) done = { acked: Number(fin[1]), failed: Number(fin[2]) };
+  };
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+    const lines = (partial + d).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  // EPIPE if the JVM dies early; its exit code and stderr tell the story.
+  child.stdin.on('error', () => {});
+  const closed = new Promise<void>((resolve) => {
+    child.on('error', (err) => {
+      stderr += `\n[kmp test] spawn failed: ${String(err)}`;
+      exited = true;
+      resolve();
+    });
+    child.on('close', (code) => {
+      if (partial !== '') onLine(partial);
+      exitCode = code;
+      exited = true;
+      resolve();
+    });
+  });
+  return {
+    write(record: JavaRecord): number {
+      child.stdin.write(`${encodeField(record.key)} ${encodeField(record.value)}${record.topic === undefined ? '' : ` ${record.topic}`}\n`);
+      return written++;
+    },
+    get written() {
+      return written;
+    },
+    get exited() {
+      return exited;
+    },
+    async end(timeoutMs = 120_000) {
+      child.stdin.end();
+      const timer = setTimeout(() => {
+        stderr += `\n[kmp test] killed after ${timeoutMs} ms`;
+        child.kill('SIGKILL');
+      }, timeoutMs);
+      await closed;
+      clearTimeout(timer);
+      return { exitCode, stdout, stderr, done };
+    },
+    kill() {
+      if (!exited) child.kill('SIGKILL');
+    },
+  };
+}

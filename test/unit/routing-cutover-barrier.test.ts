@@ -176,6 +176,20 @@ describe('cutover barrier: hold, drain, release', () => {
     assert.deepEqual(firstOffsets, [{ topic: 'orders', partition: 0, generation: 1, cluster: 'target', offset: 0n }]);
   });
 
+  it('a first write on the new cluster still in flight when the next move starts completes its ledger entry', async () => {
+    const { barrier, spec } = setup();
+    const firstOffsets: FirstOffsetEvent[] = [];
+    barrier.complete(ticket(barrier.admit('t', 0)), { ok: true, baseOffset: 7n }); // the partition has history on the source
+    assert.equal((await barrier.move(spec(['t'], { onFirstOffset: (e) => firstOffsets.push(e) }))).outcome, 'committed');
+    const inflight = ticket(barrier.admit('t', 0)); // first write on the target, not answered yet
+    const rollback = barrier.move(spec(['t'], { from: 'target', to: 'source', onFirstOffset: (e) => firstOffsets.push(e) }));
+    barrier.complete(inflight, { ok: true, baseOffset: 100n, lastOffset: 103n });
+    const result = await rollback;
+    assert.equal(result.outcome, 'committed');
+    assert.equal(result.partitions[0].lastOffsetOnOld, 103n);
+    assert.deepEqual(firstOffsets, [{ topic: 't', partition: 0, generation: 1, cluster: 'target', offset: 100n }]);
+  });
+
   it('bumps the generation on every committed move, not on an abort', async () => {
     const { barrier, spec } = setup();
     assert.equal((await barrier.move(spec(['t']))).outcome, 'committed');
