@@ -1,25 +1,38 @@
-// The one ordering hazard a fresh upstream producer id brings (NOTES §c point 2): a broker accepts *any* first
-// sequence from a producer id it has never seen on a partition. After a move, if a later batch of the client
-// reached the new cluster before an earlier one (say the earlier one failed on the old cluster and is being
-// retried, or the first batch on the new cluster failed without being written), the broker would accept it and
-// the partition would be out of order — and the client's retry of the earlier batch would then get
-// OUT_OF_ORDER_SEQUENCE_NUMBER.
+// Keeps each idempotent producer's batches in sequence order on their way upstream, which a fresh upstream
+// producer id (NOTES §c point 2) would otherwise not guarantee: a broker accepts *any* first sequence from a
+// producer id it has never seen on a partition. After a move, if a later batch of the client reached the new
+// cluster before an earlier one (the earlier one failed on the old cluster and is being retried, or was turned
+// away here), the broker would accept it, the partition would be out of order, and the client's retry of the
+// earlier batch would get OUT_OF_ORDER_SEQUENCE_NUMBER — which librdkafka treats as fatal.
 //
-// So, per (client producer id, epoch, topic, partition), the guard remembers the last sequence acknowledged and
-// the generation it was acknowledged under. Until the first acknowledgement under a new generation, only the
-// batch that continues the acknowledged sequence may go out; any other is answered with a retriable error and
-// the client resends it in order. Producers the proxy has never seen acknowledged pass freely (nothing to
-// continue from), and after the first acknowledgement under a generation the broker's own checks take over.
+// Per (client producer id, epoch, topic, partition) the guard keeps `next`: the sequence the next batch must start
+// at. A batch that starts *beyond* `next` (an earlier batch is missing) is not forwarded; the client gets a
+// retriable error and resends in order. A batch at or before `next` goes (before: a retry, which the broker
+// de-duplicates). A batch known not to be written (it failed with a "not written" error, or never left the
+// proxy) moves `next` back to its start. Producers the proxy has not seen yet pass freely.
 import { LRUCache } from 'lru-cache';
 
 interface Progress {
-  /** Generation the last acknowledgement came under. */
-  generation: number;
-  /** Next sequence after the last acknowledged batch. */
-  nextSequence: number;
+  next: number;
 }
 
-const INT32_MAX = 0x7fffffff;
+/** Sequences are int32 and wrap from Int32.MAX to 0 (Kafka's incrementSequence). */
+const SEQ_SPACE = 0x80000000;
+
+function advance(seq: number, by: number): number {
+  return (seq + by) % SEQ_SPACE;
+}
+
+/** How far `b` is ahead of `a` on the sequence circle, in [0, 2^31). */
+function ahead(a: number, b: number): number {
+  return (b - a + SEQ_SPACE) % SEQ_SPACE;
+}
+
+/** `b` lies beyond `a` (and not so far that it is really a retry from before a wrap-around). */
+function isBeyond(a: number, b: number): boolean {
+  const d = ahead(a, b);
+  return d > 0 && d < SEQ_SPACE / 2;
+}
 
 export class SequenceGuard {
   readonly #progress: LRUCache<string, Progress>;
@@ -32,23 +45,33 @@ export class SequenceGuard {
     return `${producerId}:${epoch}:${partition}:${topic}`;
   }
 
-  /** Whether a batch may be forwarded under `generation`. */
-  mayForward(key: string, generation: number, baseSequence: number): boolean {
+  /**
+   * Whether a batch of `records` sequences starting at `baseSequence` may be forwarded now; when it may, it is
+   * counted as forwarded. (A retry of a batch the old cluster already wrote, arriving after a move, is let through:
+   * that is the documented cross-cluster duplicate, and refusing it would leave the client retrying forever.)
+   */
+  forward(key: string, baseSequence: number, records: number): boolean {
+    if (baseSequence < 0) return true;
+    const end = advance(baseSequence, records);
     const p = this.#progress.get(key);
-    return p === undefined || p.generation === generation || p.nextSequence === baseSequence;
+    if (p === undefined) {
+      this.#progress.set(key, { next: end });
+      return true;
+    }
+    if (isBeyond(p.next, baseSequence)) return false;
+    if (isBeyond(p.next, end)) p.next = end;
+    return true;
   }
 
-  /** Records an acknowledged batch (base sequence and its record count). */
-  acknowledged(key: string, generation: number, baseSequence: number, records: number): void {
-    // Sequences wrap at Int32.MAX to 0 (Kafka's incrementSequence).
-    const last = baseSequence + records - 1;
-    const next = last >= INT32_MAX ? last - INT32_MAX : last + 1;
+  /** A forwarded batch was certainly not written: the client will resend it, so it is the next one due. */
+  notWritten(key: string, baseSequence: number): void {
     const p = this.#progress.get(key);
-    if (p === undefined) this.#progress.set(key, { generation, nextSequence: next });
-    else {
-      p.generation = generation;
-      p.nextSequence = next;
-    }
+    if (p !== undefined && isBeyond(baseSequence, p.next)) p.next = baseSequence;
+  }
+
+  /** The sequence the next batch must start at, if known (for tests and diagnostics). */
+  next(key: string): number | undefined {
+    return this.#progress.get(key)?.next;
   }
 
   get size(): number {

@@ -30,10 +30,9 @@ interface Entry {
   result: PartitionResponse | null;
   /** Offsets the records take in the log (lastOffsetDelta + 1 per batch), for the ledger's last offset. */
   offsetSpan: number;
-  /** Idempotent batches: the sequence guard's key, the first batch's base sequence, the admission generation. */
+  /** Idempotent batches: the sequence guard's key and the first batch's base sequence. */
   seqKey: string | null;
   baseSequence: number;
-  generation: number;
 }
 
 function partitionResponse(index: number, errorCode: number, errorMessage: string | null = null): PartitionResponse {
@@ -64,7 +63,7 @@ export function produceHandler(px: ProxyContext): Handler {
     const entries: Entry[] = [];
     for (const t of req.topicData) {
       for (const p of t.partitionData) {
-        entries.push({ topic: t.name, partition: p.index, records: p.records, admission: null, cluster: null, result: null, offsetSpan: 0, seqKey: null, baseSequence: -1, generation: 0 });
+        entries.push({ topic: t.name, partition: p.index, records: p.records, admission: null, cluster: null, result: null, offsetSpan: 0, seqKey: null, baseSequence: -1 });
       }
     }
 
@@ -144,10 +143,11 @@ export function produceHandler(px: ProxyContext): Handler {
               if (pr.errorCode === 0) {
                 const lastOffset = e.offsetSpan > 0 && pr.baseOffset >= 0n ? pr.baseOffset + BigInt(e.offsetSpan - 1) : undefined;
                 complete(px, e, lastOffset === undefined ? { ok: true, baseOffset: pr.baseOffset } : { ok: true, baseOffset: pr.baseOffset, lastOffset });
-                if (e.seqKey !== null) px.sequences.acknowledged(e.seqKey, e.generation, e.baseSequence, e.offsetSpan);
               } else {
                 if (isLeadershipError(pr.errorCode)) client.refreshSoon(e.topic);
-                complete(px, e, { ok: false, retriable: isRetriable(pr.errorCode), errorCode: pr.errorCode, written: mayHaveBeenWritten(pr.errorCode) ? 'unknown' : 'no' });
+                const written = mayHaveBeenWritten(pr.errorCode) ? 'unknown' : 'no';
+                if (written === 'no' && e.seqKey !== null) px.sequences.notWritten(e.seqKey, e.baseSequence);
+                complete(px, e, { ok: false, retriable: isRetriable(pr.errorCode), errorCode: pr.errorCode, written });
               }
             }
           },
@@ -205,17 +205,17 @@ async function routeEntry(px: ProxyContext, e: Entry, adm: Ticket): Promise<numb
     const first = batches[0];
     if (first !== undefined && first.producerId >= 0n) {
       const key = SequenceGuard.key(first.producerId, first.producerEpoch, e.topic, e.partition);
-      if (!px.sequences.mayForward(key, adm.generation, first.baseSequence)) {
-        // Not the batch that continues this producer's sequence on the partition's new cluster: the client
-        // resends it after the earlier ones (see sequence-guard.ts). It was not sent, so the ticket is abandoned.
-        e.result = partitionResponse(e.partition, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'kmp: partition just moved; resend in sequence order');
+      if (!px.sequences.forward(key, first.baseSequence, e.offsetSpan)) {
+        // An earlier batch of this producer is missing (it failed, or was turned away here): forwarding this one
+        // could put the partition out of order on a fresh upstream producer id (see sequence-guard.ts). The
+        // client resends it after the earlier ones. It was not sent, so the ticket is abandoned.
+        e.result = partitionResponse(e.partition, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'kmp: an earlier batch is missing; resend in sequence order');
         px.router.abandon(adm);
         e.admission = null;
         return null;
       }
       e.seqKey = key;
       e.baseSequence = first.baseSequence;
-      e.generation = adm.generation;
       let mapped;
       try {
         const m = px.producerIds.lookup(e.topic, { producerId: first.producerId, producerEpoch: first.producerEpoch }, adm.cluster, adm.generation);
@@ -240,6 +240,7 @@ function complete(px: ProxyContext, e: Entry, outcome: CompletionOutcome): void 
 
 function fail(px: ProxyContext, e: Entry, errorCode: number, written: 'no' | 'unknown', message: string | null): void {
   e.result = partitionResponse(e.partition, errorCode, message);
+  if (written === 'no' && e.seqKey !== null) px.sequences.notWritten(e.seqKey, e.baseSequence);
   complete(px, e, { ok: false, retriable: isRetriable(errorCode), errorCode, written });
 }
 
