@@ -16,6 +16,8 @@ for pkg in kcat libssl-dev zlib1g-dev g++ make; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 command -v python3 >/dev/null || need+=(python3)
+# openssl: the test bed's SASL_SSL listener and the security tests generate their CAs and certificates with it.
+command -v openssl >/dev/null || need+=(openssl)
 command -v java >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need+=(maven)
 command -v npm >/dev/null || need+=(npm)

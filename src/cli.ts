@@ -17,6 +17,9 @@ const USAGE = `usage: kmp <command> [options]
   audit [--limit N]                who changed what, when and why
   ledger [--topic T] [--limit N]   per-partition offsets at every move
   inventory [--topic T]            which producers (client id, software) write to which topics
+  sasl-credential USER [--mechanism SCRAM-SHA-512,SCRAM-SHA-256] [--iterations N]
+                                   print a SASL credentials-file entry; the password is read from stdin
+                                   (or $KMP_SASL_PASSWORD), only salted keys are printed
 
 write options:  --reason TEXT  --dry-run  --force
 global options: --admin URL    admin API (default $KMP_ADMIN_URL or http://127.0.0.1:9644)
@@ -38,6 +41,8 @@ const OPTIONS = {
   all: { type: 'boolean' },
   limit: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  mechanism: { type: 'string' },
+  iterations: { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -56,6 +61,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
   flip: [...WRITE, 'topic'],
   rollback: [...WRITE, 'topic', 'all'],
   promote: WRITE,
+  'sasl-credential': ['mechanism', 'iterations', 'help'],
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -88,6 +94,17 @@ async function main(argv: readonly string[]): Promise<number> {
     // Loaded only here, so the admin commands start fast and never depend on the data path's modules.
     const { runServe } = await import('./serve.ts');
     return await runServe(values.config);
+  }
+
+  if (command === 'sasl-credential') {
+    const [user] = expectArgs(command, args, 1, 'USER');
+    const { runSaslCredential, CredentialCommandError } = await import('./security/credentials-command.ts');
+    try {
+      return await runSaslCredential({ user, ...(values.mechanism !== undefined ? { mechanism: values.mechanism } : {}), ...(values.iterations !== undefined ? { iterations: values.iterations } : {}) });
+    } catch (error) {
+      if (error instanceof CredentialCommandError) throw new UsageError(error.message);
+      throw error;
+    }
   }
 
   const client = new AdminClient(

@@ -20,6 +20,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { routesConfigSchema } from '../routing/rules.ts';
+import { CLIENT_AUTH_MODES, type ServerTlsConfig } from './security/tls.ts';
+import { CredentialStore, CredentialsFileError } from './security/credentials.ts';
 
 export class ConfigError extends Error {
   /** One `path: message` entry per problem. */
@@ -153,37 +155,147 @@ export function createConfigSchema(sources: SecretSources) {
       return { name: value.name, role: value.role, token };
     });
 
-  // Loosely validated for now: the upstream client decides which of these it honours. Still strict objects,
-  // so a misspelt key is an error rather than a silently unencrypted connection.
-  const tlsSchema = z.strictObject({
-    enabled: z.boolean().default(true),
-    ca: z.string().optional(),
-    caFile: z.string().optional(),
-    cert: z.string().optional(),
-    certFile: z.string().optional(),
-    key: z.string().optional(),
-    keyFile: z.string().optional(),
-    passphrase: z.string().optional(),
-    servername: z.string().optional(),
-    rejectUnauthorized: z.boolean().default(true),
-  });
+  // Upstream TLS (clusters.*.tls). Strict objects, so a misspelt key is an error rather than a silently
+  // unencrypted or unverified connection. Relative file paths resolve against the config file's directory.
+  const tlsSchema = z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      ca: z.string().optional(),
+      caFile: z.string().optional(),
+      cert: z.string().optional(),
+      certFile: z.string().optional(),
+      key: z.string().optional(),
+      keyFile: z.string().optional(),
+      passphrase: z.string().optional(),
+      passphraseEnv: z.string().optional(),
+      passphraseFile: z.string().optional(),
+      servername: z.string().optional(),
+      rejectUnauthorized: z.boolean().default(true),
+      /** Compare the certificate's names with the broker's host (or `servername`). */
+      verifyHostname: z.boolean().default(true),
+    })
+    .transform((value, ctx) => {
+      for (const [inline, file] of [['ca', 'caFile'], ['cert', 'certFile'], ['key', 'keyFile']] as const) {
+        if (value[inline] !== undefined && value[file] !== undefined) ctx.addIssue({ code: 'custom', path: [file], message: `set only one of ${inline}, ${file}` });
+      }
+      if ((value.cert ?? value.certFile) !== undefined && (value.key ?? value.keyFile) === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['keyFile'], message: 'a client certificate needs its key (key or keyFile)' });
+      }
+      const resolve = (f: string | undefined) => (f === undefined ? undefined : path.resolve(sources.baseDir, f));
+      return {
+        enabled: value.enabled,
+        ca: value.ca, caFile: resolve(value.caFile),
+        cert: value.cert, certFile: resolve(value.certFile),
+        key: value.key, keyFile: resolve(value.keyFile),
+        passphrase: resolveSecret('passphrase', value, sources, ctx, false),
+        servername: value.servername,
+        rejectUnauthorized: value.rejectUnauthorized,
+        verifyHostname: value.verifyHostname,
+      };
+    });
+
+  // Mechanism names as Kafka spells them; accepted in any case (`scram-sha-512` too).
+  const upperCased = (v: unknown) => (typeof v === 'string' ? v.toUpperCase() : v);
+  const saslMechanism = z.preprocess(upperCased, z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']));
 
   const saslSchema = z
     .strictObject({
-      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer']),
-      username: z.string().optional(),
+      mechanism: saslMechanism,
+      username: z.string().min(1).optional(),
       password: z.string().optional(),
       passwordEnv: z.string().optional(),
       passwordFile: z.string().optional(),
     })
     .transform((value, ctx) => {
-      const needsPassword = value.mechanism !== 'oauthbearer';
-      if (needsPassword && value.username === undefined) {
+      if (value.username === undefined) {
         ctx.addIssue({ code: 'custom', path: ['username'], message: `required for mechanism ${value.mechanism}` });
       }
-      const password = resolveSecret('password', value, sources, ctx, needsPassword);
-      return { mechanism: value.mechanism, username: value.username, password };
+      const password = resolveSecret('password', value, sources, ctx, true) ?? '';
+      return { mechanism: value.mechanism, username: value.username ?? '', password };
     });
+
+  // Client-facing TLS (proxy.tls, proxy.listeners[].tls, admin.tls): files re-read on SIGHUP.
+  const listenerTlsSchema = z
+    .strictObject({
+      certFile: z.string().min(1),
+      keyFile: z.string().min(1),
+      keyPassphrase: z.string().optional(),
+      keyPassphraseEnv: z.string().optional(),
+      keyPassphraseFile: z.string().optional(),
+      /** CA bundle that client certificates must chain to (mTLS). */
+      clientCaFile: z.string().min(1).optional(),
+      /** none: no client certificate; requested: optional, but verified when given; required: mTLS. */
+      clientAuth: z.enum(CLIENT_AUTH_MODES).default('none'),
+      minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+      ciphers: z.string().min(1).optional(),
+    })
+    .transform((value, ctx): ServerTlsConfig => {
+      if (value.clientAuth !== 'none' && value.clientCaFile === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['clientCaFile'], message: `required when clientAuth is ${value.clientAuth}` });
+      }
+      const resolved = (f: string) => path.resolve(sources.baseDir, f);
+      const files: [string, string][] = [['certFile', resolved(value.certFile)], ['keyFile', resolved(value.keyFile)]];
+      if (value.clientCaFile !== undefined) files.push(['clientCaFile', resolved(value.clientCaFile)]);
+      for (const [key, file] of files) {
+        try {
+          readFileSync(file);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', path: [key], message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+        }
+      }
+      return {
+        certFile: resolved(value.certFile),
+        keyFile: resolved(value.keyFile),
+        keyPassphrase: resolveSecret('keyPassphrase', value, sources, ctx, false),
+        clientCaFile: value.clientCaFile === undefined ? undefined : resolved(value.clientCaFile),
+        clientAuth: value.clientAuth,
+        minVersion: value.minVersion,
+        ciphers: value.ciphers,
+      };
+    });
+
+  // Client-facing SASL (proxy.sasl, proxy.listeners[].sasl).
+  const listenerSaslSchema = z
+    .strictObject({
+      mechanisms: z.array(saslMechanism).min(1, 'at least one mechanism').default(['SCRAM-SHA-512', 'SCRAM-SHA-256']),
+      /** Salted SCRAM credentials per user (src/security/credentials.ts; `kmp sasl-credential` writes entries). */
+      credentialsFile: z.string().min(1),
+      /** KIP-368: clients re-authenticate before this; 0 = sessions never expire. */
+      sessionLifetimeMs: z.number().int('expected an integer').nonnegative('must be >= 0').default(0),
+    })
+    .transform((value, ctx) => {
+      const file = path.resolve(sources.baseDir, value.credentialsFile);
+      try {
+        CredentialStore.load(file);
+      } catch (error) {
+        const problems = error instanceof CredentialsFileError ? error.problems : [String(error)];
+        for (const p of problems) ctx.addIssue({ code: 'custom', path: ['credentialsFile'], message: `${file}: ${p}` });
+      }
+      return { mechanisms: [...new Set(value.mechanisms)], credentialsFile: file, sessionLifetimeMs: value.sessionLifetimeMs };
+    });
+
+  const extraListenerSchema = z.strictObject({
+    /** Names the listener in logs and metrics, and in `proxy.nodes[].listeners`. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, "_" and "-" (at most 32)'),
+    listen: listenAddress,
+    advertised: peerAddress,
+    tls: listenerTlsSchema.optional(),
+    sasl: listenerSaslSchema.optional(),
+  });
+
+  const limitsSchema = z.strictObject({
+    /** Client connections across every listener. */
+    maxConnections: positiveInt().default(10_000),
+    /** Client connections from one remote address. */
+    maxConnectionsPerAddress: positiveInt().default(1_000),
+    /** Close a connection after this long without traffic and with nothing in flight; 0 = never (Kafka: 10 min). */
+    idleTimeoutMs: z.number().int('expected an integer').nonnegative('must be >= 0').default(600_000),
+    /** TLS handshake, and on SASL listeners the login, must complete within this. */
+    saslHandshakeTimeoutMs: positiveInt().default(10_000),
+    /** Unanswered requests per connection before the proxy stops reading from it (backpressure). */
+    maxInflightRequestsPerConnection: positiveInt().default(64),
+  });
+  const LIMIT_DEFAULTS = { maxConnections: 10_000, maxConnectionsPerAddress: 1_000, idleTimeoutMs: 600_000, saslHandshakeTimeoutMs: 10_000, maxInflightRequestsPerConnection: 64 };
 
   const clusterSchema = z.strictObject({
     bootstrap: z.array(peerAddress).min(1, 'at least one host:port'),
@@ -197,18 +309,42 @@ export function createConfigSchema(sources: SecretSources) {
     nodeId: z.number().int('expected an integer').nonnegative('must be >= 0'),
     host: z.string().min(1, 'must not be empty'),
     port: z.number().int('expected an integer').min(1).max(65535),
+    /** This node's advertised address on each of `proxy.listeners`, by listener name. */
+    listeners: z.record(z.string(), peerAddress).optional(),
   });
 
   const proxySchema = z
     .strictObject({
+      /** The main listener: plaintext unless `tls` and/or `sasl` are set. */
       listen: listenAddress,
       advertised: peerAddress,
       nodeId: z.number().int('expected an integer').nonnegative('must be >= 0'),
       /** Every proxy instance, this one included, when several share the load (DESIGN §2). */
       nodes: z.array(nodeSchema).min(1).optional(),
       maxFrameBytes: positiveInt().max(2 ** 31 - 1).default(100 * MIB),
+      /** TLS on the main listener. */
+      tls: listenerTlsSchema.optional(),
+      /** SASL on the main listener. */
+      sasl: listenerSaslSchema.optional(),
+      /** More listeners (e.g. a SASL_SSL one next to a plaintext one), each with its own address and security. */
+      listeners: z.array(extraListenerSchema).default([]),
+      limits: limitsSchema.default(LIMIT_DEFAULTS),
     })
     .superRefine((proxy, ctx) => {
+      const names = new Set<string>(['default']);
+      const addresses = new Set<string>([proxy.listen]);
+      proxy.listeners.forEach((l, i) => {
+        if (names.has(l.name)) ctx.addIssue({ code: 'custom', path: ['listeners', i, 'name'], message: `listener name "${l.name}" is ${l.name === 'default' ? 'reserved for the main listener' : 'used twice'}` });
+        const port = parseHostPort(l.listen)?.port;
+        if (addresses.has(l.listen) && port !== 0) ctx.addIssue({ code: 'custom', path: ['listeners', i, 'listen'], message: `${l.listen} is already used by another listener` });
+        names.add(l.name);
+        addresses.add(l.listen);
+        proxy.nodes?.forEach((node, n) => {
+          if (node.listeners?.[l.name] === undefined) {
+            ctx.addIssue({ code: 'custom', path: ['nodes', n, 'listeners', l.name], message: `required: node ${node.nodeId}'s advertised host:port on listener "${l.name}"` });
+          }
+        });
+      });
       if (proxy.nodes === undefined) return;
       const seen = new Set<number>();
       proxy.nodes.forEach((node, i) => {
@@ -224,6 +360,8 @@ export function createConfigSchema(sources: SecretSources) {
     .strictObject({
       listen: listenAddress.default('127.0.0.1:9644'),
       tokens: z.array(tokenSchema).default([]),
+      /** HTTPS for the admin API (certificate reloaded on SIGHUP; clientAuth for mTLS). */
+      tls: listenerTlsSchema.optional(),
     })
     .superRefine((admin, ctx) => {
       const names = new Set<string>();
@@ -269,6 +407,20 @@ export function proxyNodesOf(config: KmpConfig): { nodeId: number; host: string;
   if (config.proxy.nodes !== undefined) return config.proxy.nodes.map((n) => ({ ...n }));
   const advertised = parseHostPort(config.proxy.advertised) as HostPort;
   return [{ nodeId: config.proxy.nodeId, host: advertised.host, port: advertised.port }];
+}
+
+/** The proxy nodes as clients of one of `proxy.listeners` must see them: the same ids, that listener's addresses. */
+export function listenerNodesOf(config: KmpConfig, listener: string): { nodeId: number; host: string; port: number }[] {
+  const own = config.proxy.listeners.find((l) => l.name === listener);
+  if (own === undefined) return proxyNodesOf(config);
+  if (config.proxy.nodes === undefined) {
+    const a = parseHostPort(own.advertised) as HostPort;
+    return [{ nodeId: config.proxy.nodeId, host: a.host, port: a.port }];
+  }
+  return config.proxy.nodes.map((n) => {
+    const a = parseHostPort(n.listeners?.[listener] ?? '') as HostPort;
+    return { nodeId: n.nodeId, host: a.host, port: a.port };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------

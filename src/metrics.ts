@@ -4,6 +4,7 @@ import client from 'prom-client';
 import type { Cluster } from '../routing/cluster.ts';
 import { summarizeRecords } from '../protocol/record-batch.ts';
 import type { DataPathMetrics } from './proxy/proxy-context.ts';
+import type { SecurityEvents } from './security/events.ts';
 
 export const OVERFLOW_TOPIC = '__overflow__';
 
@@ -41,6 +42,10 @@ export class ProxyMetrics implements DataPathMetrics {
   readonly routeInfo: client.Gauge<'kind' | 'name' | 'cluster' | 'state'>;
   readonly upstreamBrokerUp: client.Gauge<'cluster' | 'broker'>;
   readonly refusedConnections: client.Counter<'reason'>;
+  readonly limitHits: client.Counter<'limit' | 'listener'>;
+  readonly saslAuthentications: client.Counter<'listener' | 'mechanism' | 'result'>;
+  readonly authenticatedConnections: client.Gauge<'listener' | 'principal'>;
+  readonly #principals = new Set<string>();
 
   constructor(opts: ProxyMetricsOptions = {}) {
     this.#maxTopics = opts.maxTopics ?? 1000;
@@ -59,6 +64,34 @@ export class ProxyMetrics implements DataPathMetrics {
     this.routeInfo = new client.Gauge({ name: 'kmp_route_info', help: 'Route of each batch and topic override (value 1).', labelNames: ['kind', 'name', 'cluster', 'state'], registers: r });
     this.upstreamBrokerUp = new client.Gauge({ name: 'kmp_upstream_broker_up', help: '1 while the proxy holds a live connection to the upstream broker.', labelNames: ['cluster', 'broker'], registers: r });
     this.refusedConnections = new client.Counter({ name: 'kmp_refused_connections_total', help: 'Client connections refused or closed by a limit or a protocol error.', labelNames: ['reason'], registers: r });
+    this.limitHits = new client.Counter({ name: 'kmp_limit_hits_total', help: 'Times a configured limit fired: connection refused (max_connections, max_connections_per_address), closed (idle_timeout, sasl_handshake_timeout, max_frame_bytes) or paused (max_inflight_requests).', labelNames: ['limit', 'listener'], registers: r });
+    this.saslAuthentications = new client.Counter({ name: 'kmp_sasl_authentications_total', help: 'Client SASL logins by result (success, reauthentication, failure).', labelNames: ['listener', 'mechanism', 'result'], registers: r });
+    this.authenticatedConnections = new client.Gauge({ name: 'kmp_authenticated_connections', help: 'Open SASL-authenticated client connections per principal (principals capped like topics).', labelNames: ['listener', 'principal'], registers: r });
+  }
+
+  /** Security and limit events (src/security/events.ts) as counters and the per-principal gauge. */
+  securityEvents(): SecurityEvents {
+    return {
+      limit: (limit, listener) => {
+        this.limitHits.inc({ limit, listener });
+        if (limit === 'max_connections' || limit === 'max_connections_per_address') this.refusedConnections.inc({ reason: limit });
+      },
+      refused: (reason) => this.refusedConnections.inc({ reason }),
+      authenticated: (listener, mechanism, principal, reauthentication) => {
+        this.saslAuthentications.inc({ listener, mechanism, result: reauthentication ? 'reauthentication' : 'success' });
+        if (!reauthentication) this.authenticatedConnections.inc({ listener, principal: this.principalLabel(principal) });
+      },
+      authenticationFailed: (listener, mechanism) => this.saslAuthentications.inc({ listener, mechanism, result: 'failure' }),
+      principalDisconnected: (listener, principal) => this.authenticatedConnections.dec({ listener, principal: this.principalLabel(principal) }),
+    };
+  }
+
+  /** The label value for a principal, within the same cap as topics (principals come from the credentials file). */
+  principalLabel(principal: string): string {
+    if (this.#principals.has(principal)) return principal;
+    if (this.#principals.size >= this.#maxTopics) return OVERFLOW_TOPIC;
+    this.#principals.add(principal);
+    return principal;
   }
 
   /** The label value for a topic, within the cardinality cap. */

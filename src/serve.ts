@@ -2,7 +2,7 @@
 // Data flows one way: listener → client connection → dispatcher → handler → router (switch table + barrier)
 // → upstream cluster client → merge → the connection's ordered response queue.
 import type { Logger } from 'pino';
-import { ConfigError, loadConfig, parseHostPort, proxyNodesOf, type KmpConfig } from './config.ts';
+import { ConfigError, listenerNodesOf, loadConfig, parseHostPort, proxyNodesOf, type KmpConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { ProducerInventory } from './inventory.ts';
@@ -10,6 +10,9 @@ import { ClusterClient } from './upstream/cluster-client.ts';
 import { ProducerIdMap } from './proxy/producer-id-map.ts';
 import { SequenceGuard } from './proxy/sequence-guard.ts';
 import { ProxyListener } from './proxy/listener.ts';
+import type { ClientConnection } from './proxy/client-connection.ts';
+import { ConnectionLimiter } from './security/connection-limiter.ts';
+import { createSaslAuthenticator, createUpstreamSecurity, type SaslAuthenticatorFactory } from './security/setup.ts';
 import { createDispatcher } from './proxy/dispatcher.ts';
 import { accepts, advertisedApis } from './proxy/api-versions.ts';
 import type { ProxyContext } from './proxy/proxy-context.ts';
@@ -25,7 +28,14 @@ export interface RunningProxy {
   readonly admin: AdminServer;
   readonly controlPlane: ControlPlane;
   readonly metrics: ProxyMetrics;
+  /** Bound port per listener name ("default" = proxy.listen). */
+  readonly ports: Readonly<Record<string, number>>;
   shutdown(graceMs?: number): Promise<void>;
+  /**
+   * SIGHUP: re-reads TLS certificates/keys/CAs (client-facing, admin, upstream) and SASL credentials files. Open
+   * connections are untouched; what fails to load keeps its previous value and is listed in `errors`.
+   */
+  reload(): { errors: string[] };
 }
 
 /** A stable cluster id for the proxy: configured nodes define the cluster, so the id follows from them. */
@@ -39,9 +49,15 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     source: null as unknown as ClusterClient,
     target: null as unknown as ClusterClient,
   };
+  const upstreamSecurity = {
+    source: createUpstreamSecurity(config.clusters.source),
+    target: createUpstreamSecurity(config.clusters.target),
+  };
   for (const name of ['source', 'target'] as const) {
     const c = config.clusters[name];
+    log.info({ cluster: name, security: upstreamSecurity[name].description }, 'upstream security');
     clusters[name] = new ClusterClient({
+      security: () => upstreamSecurity[name].current(),
       name,
       bootstrap: c.bootstrap,
       requestTimeoutMs: c.requestTimeoutMs,
@@ -125,19 +141,67 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   // Advertised API versions depend on both clusters: wait for them (bounded) before accepting producers.
   await Promise.race([clustersReady, new Promise((r) => setTimeout(r, 30_000))]);
 
-  const listen = parseHostPort(config.proxy.listen)!;
-  const listener = new ProxyListener({
-    host: listen.host,
-    port: listen.port,
-    logger: log,
-    maxFrameBytes: config.proxy.maxFrameBytes,
-    maxInflightRequestsPerConnection: 64,
-    maxConnections: 10_000,
-    dispatch: createDispatcher(px, advertised),
-    onConnectionChange: (open) => metrics.connections.set(open),
-  });
-  const bound = await listener.listen();
-  log.info({ listen: `${bound.host}:${bound.port}`, advertised: config.proxy.advertised, clusterId: px.clusterId }, 'proxy listening');
+  // Client-facing listeners: the main one (proxy.listen) and proxy.listeners, each plaintext, TLS, SASL or
+  // SASL over TLS; connection limits are shared by all of them (src/security/).
+  const limits = config.proxy.limits;
+  const securityEvents = metrics.securityEvents();
+  const limiter = new ConnectionLimiter(limits);
+  const dispatch = createDispatcher(px, advertised);
+  const listenerSpecs = [
+    { name: 'default', listen: config.proxy.listen, advertised: config.proxy.advertised, tls: config.proxy.tls, sasl: config.proxy.sasl },
+    ...config.proxy.listeners,
+  ];
+  const listeners: ProxyListener[] = [];
+  const saslByListener = new Map<string, SaslAuthenticatorFactory>();
+  const allConnections = () => listeners.flatMap((l) => [...l.connections]);
+  for (const spec of listenerSpecs) {
+    const address = parseHostPort(spec.listen)!;
+    const sasl = spec.sasl === undefined ? undefined : createSaslAuthenticator({ listener: spec.name, sasl: spec.sasl, handshakeTimeoutMs: limits.saslHandshakeTimeoutMs, events: securityEvents });
+    if (sasl !== undefined) saslByListener.set(spec.name, sasl);
+    if (spec.sasl?.mechanisms.includes('PLAIN') && spec.tls === undefined) {
+      log.warn({ listener: spec.name }, 'SASL/PLAIN on a listener without TLS: passwords cross the network in clear text');
+    }
+    listeners.push(new ProxyListener({
+      name: spec.name,
+      host: address.host,
+      port: address.port,
+      logger: log,
+      maxFrameBytes: config.proxy.maxFrameBytes,
+      maxInflightRequestsPerConnection: limits.maxInflightRequestsPerConnection,
+      maxConnections: limits.maxConnections,
+      limiter,
+      idleTimeoutMs: limits.idleTimeoutMs,
+      tlsHandshakeTimeoutMs: limits.saslHandshakeTimeoutMs,
+      events: securityEvents,
+      dispatch,
+      ...(spec.name === 'default' ? {} : { advertisedNodes: listenerNodesOf(config, spec.name) }),
+      ...(spec.tls !== undefined ? { tls: spec.tls } : {}),
+      ...(sasl !== undefined ? { authenticator: sasl.authenticator } : {}),
+      onConnectionChange: () => metrics.connections.set(listeners.reduce((n, l) => n + l.connections.size, 0)),
+    }));
+  }
+  const ports: Record<string, number> = {};
+  for (const [i, l] of listeners.entries()) {
+    const b = await l.listen();
+    ports[l.name] = b.port;
+    const spec = listenerSpecs[i];
+    const security = `${spec.sasl ? `SASL_${spec.tls ? 'SSL' : 'PLAINTEXT'}` : spec.tls ? 'SSL' : 'PLAINTEXT'}`;
+    log.info({
+      listener: l.name, listen: `${b.host}:${b.port}`, advertised: spec.advertised, security, clusterId: px.clusterId,
+      ...(spec.tls ? { clientAuth: spec.tls.clientAuth } : {}),
+      ...(spec.sasl ? { mechanisms: spec.sasl.mechanisms, users: saslByListener.get(l.name)?.users } : {}),
+    }, 'proxy listening');
+  }
+  const bound = { port: ports.default };
+  // Every listener's connections as one (status, metrics, shutdown).
+  const listener = {
+    get connections(): ReadonlySet<ClientConnection> {
+      return new Set(allConnections());
+    },
+    close: async (graceMs: number) => {
+      await Promise.all(listeners.map((l) => l.close(graceMs)));
+    },
+  };
 
   metrics.routeVersion.set(controlPlane.version);
   const refreshRouteMetrics = () => {
@@ -171,10 +235,31 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     },
     logger: log,
     inventory: () => px.inventory?.topics() ?? [],
+    ...(config.admin.tls !== undefined ? { tls: config.admin.tls } : {}),
   });
+
+  const reload = (): { errors: string[] } => {
+    const errors: string[] = [];
+    const attempt = (what: string, fn: () => void): void => {
+      try {
+        fn();
+        log.info({ what }, 'reloaded');
+      } catch (err) {
+        errors.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+        log.error({ what, err: err instanceof Error ? err.message : String(err) }, 'reload failed; the previous settings stay in force');
+      }
+    };
+    for (const l of listeners) if (l.isTls) attempt(`listener ${l.name} TLS certificate`, () => l.reloadTls());
+    for (const [name, sasl] of saslByListener) attempt(`listener ${name} SASL credentials`, () => sasl.reload());
+    for (const c of ['source', 'target'] as const) attempt(`cluster ${c} TLS`, () => upstreamSecurity[c].reload());
+    if (config.admin.tls !== undefined) attempt('admin TLS certificate', () => admin.reloadTls());
+    return { errors };
+  };
 
   return {
     port: bound.port,
+    ports,
+    reload,
     admin,
     controlPlane,
     metrics,
@@ -259,5 +344,11 @@ export async function runServe(configPath: string): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Certificates and credentials are re-read without dropping a connection (see RunningProxy.reload).
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'signal received: reloading certificates and credentials');
+    const { errors } = proxy.reload();
+    log.info({ failed: errors.length }, errors.length === 0 ? 'reload complete' : 'reload finished with errors');
+  });
   return 0;
 }

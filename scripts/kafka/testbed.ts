@@ -2,6 +2,7 @@
 // from the Apache Kafka jars that Maven puts in .cache/. Tests, benches and `npm start` all use this one
 // launcher, so there is exactly one way the project runs Kafka.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { probeMetadata } from './probe.ts';
@@ -22,6 +23,8 @@ export interface ClusterSpec {
   port: number;
   controllerPort: number;
   heapMb: number;
+  /** An extra SASL_SSL listener (SCRAM-SHA-512/256 and PLAIN, test-bed CA) next to the plaintext one. */
+  saslSslPort?: number;
 }
 
 function clusterIdOf(label: string): string {
@@ -30,8 +33,26 @@ function clusterIdOf(label: string): string {
 
 export const CLUSTERS: Record<ClusterName, ClusterSpec> = {
   source: { name: 'source', clusterId: clusterIdOf('kmp-source'), host: '127.0.0.1', port: 19092, controllerPort: 19093, heapMb: 512 },
-  target: { name: 'target', clusterId: clusterIdOf('kmp-target'), host: '127.0.0.1', port: 29092, controllerPort: 29093, heapMb: 512 },
+  target: { name: 'target', clusterId: clusterIdOf('kmp-target'), host: '127.0.0.1', port: 29092, controllerPort: 29093, heapMb: 512, saslSslPort: 29094 },
 };
+
+/**
+ * The target's SASL_SSL listener (security tests: the proxy's upstream TLS + SASL). TEST-ONLY credentials: the
+ * user exists on the test-bed target only; its CA and broker certificate are generated once with openssl into
+ * `.cache/kafka-run/target/tls/` (ca.pem is what clients trust).
+ */
+export const TARGET_SASL_SSL = {
+  host: '127.0.0.1',
+  port: 29094,
+  bootstrap: '127.0.0.1:29094',
+  username: 'kmp',
+  password: 'kmp-test-secret',
+  mechanisms: ['SCRAM-SHA-512', 'SCRAM-SHA-256', 'PLAIN'] as const,
+  caFile: path.join(RUN_DIR, 'target', 'tls', 'ca.pem'),
+} as const;
+
+const KEYSTORE_PASSWORD = 'kmp-test-keystore';
+const SCRAM_ITERATIONS = 8192;
 
 export function bootstrapOf(name: ClusterName): string {
   const c = CLUSTERS[name];
@@ -87,17 +108,104 @@ export function runningPid(name: ClusterName): number | null {
   }
 }
 
-function writeConfig(spec: ClusterSpec): string {
+function tlsDir(spec: ClusterSpec): string {
+  return path.join(clusterDir(spec.name), 'tls');
+}
+
+/** SASL_SSL listener settings: SCRAM users live in the cluster metadata, PLAIN users in the JAAS line. */
+function saslSslProps(spec: ClusterSpec): string[] {
+  const l = 'listener.name.sasl_ssl';
+  const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+  return [
+    `${l}.sasl.enabled.mechanisms=${TARGET_SASL_SSL.mechanisms.join(',')}`,
+    `${l}.scram-sha-512.sasl.jaas.config=${scram}`,
+    `${l}.scram-sha-256.sasl.jaas.config=${scram}`,
+    `${l}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${TARGET_SASL_SSL.username}="${TARGET_SASL_SSL.password}";`,
+    `${l}.ssl.keystore.type=PKCS12`,
+    `${l}.ssl.keystore.location=${path.join(tlsDir(spec), 'broker.p12')}`,
+    `${l}.ssl.keystore.password=${KEYSTORE_PASSWORD}`,
+    `${l}.ssl.key.password=${KEYSTORE_PASSWORD}`,
+    `${l}.ssl.client.auth=none`,
+  ];
+}
+
+function openssl(args: string[], cwd: string): void {
+  const res = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`openssl ${args[0]} failed: ${res.stderr || res.error}`);
+}
+
+/** A CA and a broker certificate (SAN 127.0.0.1 and localhost) in a PKCS12 keystore; generated once. */
+function ensureTestbedTls(spec: ClusterSpec): void {
+  const dir = tlsDir(spec);
+  if (fs.existsSync(path.join(dir, 'broker.p12')) && fs.existsSync(path.join(dir, 'ca.pem'))) return;
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  const days = '3650';
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', days, '-subj', `/CN=kmp test-bed ${spec.name} CA`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], tmp);
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'broker.key', '-out', 'broker.csr', '-subj', `/CN=localhost`], tmp);
+  fs.writeFileSync(path.join(tmp, 'broker.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  openssl(['x509', '-req', '-in', 'broker.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'broker.pem', '-days', days, '-extfile', 'broker.ext'], tmp);
+  openssl(['pkcs12', '-export', '-in', 'broker.pem', '-inkey', 'broker.key', '-certfile', 'ca.pem', '-name', 'broker', '-out', 'broker.p12', '-passout', `pass:${KEYSTORE_PASSWORD}`], tmp);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.renameSync(tmp, dir);
+}
+
+/** What the SCRAM marker file records: the users and mechanisms the cluster was given. */
+function scramMarkerText(): string {
+  return `${TARGET_SASL_SSL.username} ${TARGET_SASL_SSL.mechanisms.filter((m) => m.startsWith('SCRAM')).join(',')} ${createHash('sha256').update(TARGET_SASL_SSL.password).digest('hex').slice(0, 16)}\n`;
+}
+
+function scramMarker(spec: ClusterSpec): string {
+  return path.join(clusterDir(spec.name), 'scram-users');
+}
+
+function hasScramUsers(spec: ClusterSpec): boolean {
+  try {
+    return fs.readFileSync(scramMarker(spec), 'utf8') === scramMarkerText();
+  } catch {
+    return false;
+  }
+}
+
+/** `name=…,password=…` credentials as StorageTool --add-scram and ConfigCommand --add-config spell them. */
+function scramArgs(withName: boolean): string[] {
+  const user = withName ? `name=${TARGET_SASL_SSL.username},` : '';
+  return ['SCRAM-SHA-512', 'SCRAM-SHA-256'].map((m) => `${m}=[${user}iterations=${SCRAM_ITERATIONS},password=${TARGET_SASL_SSL.password}]`);
+}
+
+/**
+ * A data directory formatted before the SASL_SSL listener existed has no SCRAM users: add them through the
+ * plaintext listener (AlterUserScramCredentials via kafka-configs), then record that in the marker file.
+ */
+function addScramUsers(spec: ClusterSpec): void {
+  log(`${spec.name}: adding SCRAM credentials for "${TARGET_SASL_SSL.username}"`);
+  // One mechanism per call: the controller refuses two alterations of one user in the same request.
+  for (const credential of scramArgs(false)) {
+    const res = spawnSync('java', javaArgs({ ...spec, heapMb: 256 }, 'kafka.admin.ConfigCommand', [
+      '--bootstrap-server', `${spec.host}:${spec.port}`, '--alter', '--entity-type', 'users', '--entity-name', TARGET_SASL_SSL.username,
+      '--add-config', credential,
+    ]), { encoding: 'utf8' });
+    if (res.status !== 0) throw new Error(`adding SCRAM users to ${spec.name} failed: ${res.stderr || res.stdout}`);
+  }
+  fs.writeFileSync(scramMarker(spec), scramMarkerText());
+}
+
+/** The broker's server.properties; a running broker whose file differs is restarted by startCluster. */
+function renderConfig(spec: ClusterSpec): string {
   const dir = clusterDir(spec.name);
+  const saslSsl = spec.saslSslPort === undefined ? null : `SASL_SSL://${spec.host}:${spec.saslSslPort}`;
   const props = [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@${spec.host}:${spec.controllerPort}`,
-    `listeners=PLAINTEXT://${spec.host}:${spec.port},CONTROLLER://${spec.host}:${spec.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${spec.host}:${spec.port}`,
+    `listeners=PLAINTEXT://${spec.host}:${spec.port},CONTROLLER://${spec.host}:${spec.controllerPort}${saslSsl ? `,${saslSsl}` : ''}`,
+    `advertised.listeners=PLAINTEXT://${spec.host}:${spec.port}${saslSsl ? `,${saslSsl}` : ''}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${saslSsl ? ',SASL_SSL:SASL_SSL' : ''}`,
+    ...(saslSsl ? saslSslProps(spec) : []),
     `log.dirs=${path.join(dir, 'data')}`,
     'num.partitions=1',
     'auto.create.topics.enable=true',
@@ -115,8 +223,14 @@ function writeConfig(spec: ClusterSpec): string {
     'num.network.threads=2',
     'num.io.threads=4',
   ];
+  return props.join('\n') + '\n';
+}
+
+function writeConfig(spec: ClusterSpec): string {
+  const dir = clusterDir(spec.name);
+  if (spec.saslSslPort !== undefined) ensureTestbedTls(spec);
   const file = path.join(dir, 'server.properties');
-  fs.writeFileSync(file, props.join('\n') + '\n');
+  fs.writeFileSync(file, renderConfig(spec));
   const log4j = [
     'Configuration:',
     '  name: kmp-testbed',
@@ -154,9 +268,12 @@ function javaArgs(spec: ClusterSpec, mainClass: string, extra: string[]): string
 
 function formatStorage(spec: ClusterSpec, configFile: string): void {
   if (fs.existsSync(path.join(clusterDir(spec.name), 'data', 'meta.properties'))) return;
+  // SCRAM users of a SASL listener are bootstrapped into the metadata log at format time.
+  const scram = spec.saslSslPort === undefined ? [] : scramArgs(true).flatMap((s) => ['--add-scram', s]);
   const res = spawnSync('java', javaArgs({ ...spec, heapMb: 256 }, 'kafka.tools.StorageTool',
-    ['format', '-t', spec.clusterId, '-c', configFile, '--ignore-formatted']), { encoding: 'utf8' });
+    ['format', '-t', spec.clusterId, '-c', configFile, '--ignore-formatted', ...scram]), { encoding: 'utf8' });
   if (res.status !== 0) throw new Error(`formatting ${spec.name} storage failed: ${res.stderr || res.stdout}`);
+  if (spec.saslSslPort !== undefined) fs.writeFileSync(scramMarker(spec), scramMarkerText());
 }
 
 async function waitForMetadata(spec: ClusterSpec, pid: number, deadlineMs: number): Promise<void> {
@@ -188,9 +305,15 @@ export async function startCluster(name: ClusterName, opts: { timeoutMs?: number
   const spec = CLUSTERS[name];
   const started = Date.now();
   const existing = runningPid(name);
-  if (existing !== null) {
+  if (existing !== null && !configChanged(spec)) {
     await waitForMetadata(spec, existing, opts.timeoutMs ?? 60_000);
+    if (spec.saslSslPort !== undefined && !hasScramUsers(spec)) addScramUsers(spec);
     return { name, pid: existing, alreadyRunning: true, readyMs: Date.now() - started };
+  }
+  if (existing !== null) {
+    // Started from an older server.properties (e.g. before the target had its SASL_SSL listener): restart once.
+    log(`${name}: broker config changed since it was started; restarting it`);
+    await stopCluster(name);
   }
   installKafka();
   fs.mkdirSync(path.join(clusterDir(name), 'data'), { recursive: true });
@@ -206,7 +329,17 @@ export async function startCluster(name: ClusterName, opts: { timeoutMs?: number
   child.unref();
   fs.writeFileSync(pidFile(name), `${child.pid}\n`);
   await waitForMetadata(spec, child.pid, opts.timeoutMs ?? 90_000);
+  if (spec.saslSslPort !== undefined && !hasScramUsers(spec)) addScramUsers(spec);
   return { name, pid: child.pid, alreadyRunning: false, readyMs: Date.now() - started };
+}
+
+/** Whether the running broker was started from another server.properties than the one it would get now. */
+function configChanged(spec: ClusterSpec): boolean {
+  try {
+    return fs.readFileSync(path.join(clusterDir(spec.name), 'server.properties'), 'utf8') !== renderConfig(spec);
+  } catch {
+    return false;
+  }
 }
 
 /** Stops exactly the recorded process of one cluster (SIGTERM, then SIGKILL after a grace period). */

@@ -9,6 +9,9 @@
 // send without a CORS preflight (that this server never approves). Without tokens the server binds loopback only and also checks
 // the Host header, so a DNS-rebinding page cannot drive a local, open admin API.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { loadServerSecureContextOptions, type ServerTlsConfig } from '../security/tls.ts';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AdminRole, AdminToken } from '../config.ts';
@@ -41,15 +44,19 @@ export interface AdminServerOptions {
   readonly logger: Logger;
   /** Cap of a request body. Default 64 KiB. */
   readonly maxBodyBytes?: number;
+  /** HTTPS (`config.admin.tls`): certificate and key files, optional client-certificate verification. */
+  readonly tls?: ServerTlsConfig;
 }
 
 export interface AdminServer {
-  /** `http://host:port`, with the port actually bound. */
+  /** `http(s)://host:port`, with the port actually bound. */
   readonly url: string;
   readonly host: string;
   readonly port: number;
   /** Stops accepting connections and resolves when open requests are done. */
   close(): Promise<void>;
+  /** HTTPS only: re-reads certificate, key and client CA for new connections (SIGHUP). */
+  reloadTls(): void;
 }
 
 export class AdminServerError extends Error {
@@ -81,7 +88,21 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     }
     options.logger.warn({ listen: options.listen }, 'admin API has no tokens: anyone on this host can change routes (loopback only)');
   }
-  const server = createServer(createAdminHandler(options));
+  const tlsConfig = options.tls;
+  const server: Server = tlsConfig === undefined
+    ? createServer(createAdminHandler(options))
+    : createHttpsServer({
+      ...loadServerSecureContextOptions(tlsConfig),
+      requestCert: tlsConfig.clientAuth !== 'none',
+      rejectUnauthorized: tlsConfig.clientAuth === 'required',
+    }, createAdminHandler(options));
+  if (tlsConfig?.clientAuth === 'requested') {
+    // Optional client certificate, but one that is presented must be trusted.
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (!socket.authorized && Object.keys(socket.getPeerCertificate() ?? {}).length > 0) socket.destroy();
+    });
+  }
+  const scheme = tlsConfig === undefined ? 'http' : 'https';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(address.port, address.host, () => {
@@ -92,12 +113,15 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   server.on('error', (err) => options.logger.error({ err }, 'admin server error'));
   const bound = server.address() as AddressInfo;
   const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
-  options.logger.info({ url: `http://${host}:${bound.port}`, auth: options.tokens.length > 0 ? 'tokens' : 'none' }, 'admin API listening');
+  options.logger.info({ url: `${scheme}://${host}:${bound.port}`, auth: options.tokens.length > 0 ? 'tokens' : 'none', ...(tlsConfig ? { clientAuth: tlsConfig.clientAuth } : {}) }, 'admin API listening');
   return {
-    url: `http://${host}:${bound.port}`,
+    url: `${scheme}://${host}:${bound.port}`,
     host: bound.address,
     port: bound.port,
     close: () => closeServer(server),
+    reloadTls: () => {
+      if (tlsConfig !== undefined) (server as HttpsServer).setSecureContext(loadServerSecureContextOptions(tlsConfig));
+    },
   };
 }
 

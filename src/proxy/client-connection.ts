@@ -77,6 +77,9 @@ export interface ConnectionAuthenticator {
 
 let nextConnectionId = 1;
 
+/** Kafka's `sasl.server.max.receive.size` default: the largest frame read from a client before it logged in. */
+export const MAX_UNAUTHENTICATED_FRAME_BYTES = 512 * 1024;
+
 export class ClientConnection {
   readonly id = nextConnectionId++;
   readonly remoteAddress: string;
@@ -93,7 +96,9 @@ export class ClientConnection {
   /** Set on SASL listeners. */
   readonly auth: ConnectionAuthenticator | null;
   readonly #socket: net.Socket;
-  readonly #frames: FrameReader;
+  /** Until a SASL login succeeds the frame limit is small (unauthenticated peers must not make us allocate MiBs). */
+  #frames: FrameReader;
+  #fullFramesPending = false;
   readonly #responses: ResponseQueue;
   readonly #opts: ClientConnectionOptions;
   #dispatching: Promise<void> = Promise.resolve();
@@ -111,7 +116,7 @@ export class ClientConnection {
     this.advertisedNodes = opts.advertisedNodes;
     this.principal = opts.principal ?? null;
     this.log = opts.logger.child({ conn: this.id, remote: this.remoteAddress, ...(opts.listener !== undefined ? { listener: opts.listener } : {}) });
-    this.#frames = new FrameReader({ maxFrameBytes: opts.maxFrameBytes });
+    this.#frames = new FrameReader({ maxFrameBytes: opts.authenticator ? Math.min(opts.maxFrameBytes, MAX_UNAUTHENTICATED_FRAME_BYTES) : opts.maxFrameBytes });
     this.#responses = new ResponseQueue((chunks) => this.#write(chunks));
     this.#socket.setNoDelay(true);
     this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -168,8 +173,22 @@ export class ClientConnection {
     this.close(`idle for ${this.#opts.idleTimeoutMs} ms`);
   }
 
+  /** The SASL login succeeded: from the next frame boundary on, frames up to the configured maximum are read. */
+  authenticated(): void {
+    this.#fullFramesPending = true;
+    this.#maybeUseFullFrames();
+  }
+
+  #maybeUseFullFrames(): void {
+    if (this.#fullFramesPending && this.#frames.bufferedBytes === 0) {
+      this.#frames = new FrameReader({ maxFrameBytes: this.#opts.maxFrameBytes });
+      this.#fullFramesPending = false;
+    }
+  }
+
   #onData(chunk: Buffer): void {
     if (this.#ending) return;
+    this.#maybeUseFullFrames();
     let frames: Buffer[];
     try {
       frames = this.#frames.push(chunk);

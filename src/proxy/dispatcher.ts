@@ -9,6 +9,8 @@ import { metadataHandler } from './handlers/metadata.ts';
 import { produceHandler } from './handlers/produce.ts';
 import { initProducerIdHandler } from './handlers/init-producer-id.ts';
 import { findCoordinatorHandler } from './handlers/find-coordinator.ts';
+import { saslHandshakeHandler } from './handlers/sasl-handshake.ts';
+import { saslAuthenticateHandler } from './handlers/sasl-authenticate.ts';
 
 const API_NAMES = new Map<number, string>(Object.entries(ApiKey).map(([name, key]) => [key as number, name]));
 
@@ -27,6 +29,9 @@ export function createDispatcher(px: ProxyContext, advertised: () => AdvertisedA
     [ApiKey.Produce, produceHandler(px)],
     [ApiKey.InitProducerId, versionChecked(ApiKey.InitProducerId, initProducerIdHandler(px))],
     [ApiKey.FindCoordinator, versionChecked(ApiKey.FindCoordinator, findCoordinatorHandler())],
+    // Answered on SASL listeners only (the handlers close the connection elsewhere); versions checked inside.
+    [ApiKey.SaslHandshake, saslHandshakeHandler()],
+    [ApiKey.SaslAuthenticate, saslAuthenticateHandler()],
   ]);
   const refuse: Handler = (ctx, respond) => {
     const key = ctx.header.requestApiKey;

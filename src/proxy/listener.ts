@@ -1,9 +1,17 @@
 // The client-facing TCP listener: accepts producer connections and shuts down gracefully (stop accepting,
 // let in-flight requests finish for a bounded time, then close what is left).
+//
+// Security (src/security/): connection limits are checked on TCP accept, before any TLS work; TLS listeners
+// hand the socket to a TLS terminator and start the Kafka connection once the handshake is done; SASL
+// listeners give every connection an authenticator that gates its requests.
 import net from 'node:net';
+import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import { ClientConnection } from './client-connection.ts';
-import type { Handler } from './client-connection.ts';
+import type { ConnectionAuthenticator, Handler } from './client-connection.ts';
+import { TlsTerminator, peerPrincipal, type ServerTlsConfig } from '../security/tls.ts';
+import { normalizeAddress, type ConnectionLimiter } from '../security/connection-limiter.ts';
+import { NO_SECURITY_EVENTS, type SecurityEvents } from '../security/events.ts';
 
 export interface ListenerOptions {
   host: string;
@@ -14,17 +22,57 @@ export interface ListenerOptions {
   maxConnections: number;
   dispatch: (apiKey: number) => Handler;
   onConnectionChange?: (open: number) => void;
+  /** Name in logs and metrics; default "default". */
+  name?: string;
+  /** Metadata's broker list for clients of this listener (its advertised address per proxy node). */
+  advertisedNodes?: { nodeId: number; host: string; port: number }[];
+  /** TLS listener: certificate, key, client-certificate verification. */
+  tls?: ServerTlsConfig;
+  /** TLS handshakes must finish within this (default 10 s). */
+  tlsHandshakeTimeoutMs?: number;
+  /** SASL listener: one authenticator per connection. */
+  authenticator?: (conn: ClientConnection) => ConnectionAuthenticator;
+  /** Shared by every listener: global and per-address connection caps (replaces `maxConnections`). */
+  limiter?: ConnectionLimiter;
+  idleTimeoutMs?: number;
+  events?: SecurityEvents;
 }
 
 export class ProxyListener {
   readonly #server: net.Server;
   readonly #connections = new Set<ClientConnection>();
   readonly #opts: ListenerOptions;
+  readonly #tls: TlsTerminator | null;
+  /** The TCP sockets under this TLS listener's connections, handshake done or not (destroyed at shutdown). */
+  readonly #handshaking = new Set<net.Socket>();
+  readonly #events: SecurityEvents;
+  readonly name: string;
 
   constructor(opts: ListenerOptions) {
     this.#opts = opts;
+    this.name = opts.name ?? 'default';
+    this.#events = opts.events ?? NO_SECURITY_EVENTS;
+    this.#tls = opts.tls === undefined ? null : new TlsTerminator({
+      config: opts.tls,
+      handshakeTimeoutMs: opts.tlsHandshakeTimeoutMs ?? 10_000,
+      onSecure: (socket) => this.#startConnection(socket, peerPrincipal(socket)),
+      onHandshakeError: (error, socket) => {
+        this.#events.refused('tls_handshake_failed', this.name);
+        opts.logger.warn({ listener: this.name, remote: `${socket.remoteAddress}:${socket.remotePort}`, code: error.code, err: error.message }, 'TLS handshake failed');
+        socket.destroy();
+      },
+    });
     this.#server = net.createServer((socket) => this.#accept(socket));
     this.#server.on('error', (err) => opts.logger.error({ err }, 'listener error'));
+  }
+
+  /** Re-reads the TLS certificate, key and client CA (SIGHUP); open connections keep their sessions. */
+  reloadTls(): void {
+    this.#tls?.reload();
+  }
+
+  get isTls(): boolean {
+    return this.#tls !== null;
   }
 
   get connections(): ReadonlySet<ClientConnection> {
@@ -43,11 +91,33 @@ export class ProxyListener {
   }
 
   #accept(socket: net.Socket): void {
-    if (this.#connections.size >= this.#opts.maxConnections) {
+    const limiter = this.#opts.limiter;
+    if (limiter !== undefined) {
+      const address = normalizeAddress(socket.remoteAddress);
+      const refused = limiter.tryAcquire(address);
+      if (refused !== null) {
+        this.#events.limit(refused, this.name);
+        this.#opts.logger.warn({ listener: this.name, remote: `${socket.remoteAddress}:${socket.remotePort}`, limit: refused }, 'connection refused: too many connections');
+        socket.destroy();
+        return;
+      }
+      socket.once('close', () => limiter.release(address));
+    } else if (this.#connections.size >= this.#opts.maxConnections) {
+      this.#events.limit('max_connections', this.name);
       this.#opts.logger.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, limit: this.#opts.maxConnections }, 'connection refused: too many connections');
       socket.destroy();
       return;
     }
+    if (this.#tls !== null) {
+      this.#handshaking.add(socket);
+      socket.once('close', () => this.#handshaking.delete(socket));
+      this.#tls.accept(socket);
+      return;
+    }
+    this.#startConnection(socket, null);
+  }
+
+  #startConnection(socket: net.Socket | tls.TLSSocket, principal: string | null): void {
     const conn = new ClientConnection({
       socket,
       logger: this.#opts.logger,
@@ -58,6 +128,12 @@ export class ProxyListener {
         this.#connections.delete(c);
         this.#opts.onConnectionChange?.(this.#connections.size);
       },
+      listener: this.name,
+      ...(this.#opts.advertisedNodes !== undefined ? { advertisedNodes: this.#opts.advertisedNodes } : {}),
+      ...(this.#opts.authenticator !== undefined ? { authenticator: this.#opts.authenticator } : {}),
+      ...(this.#opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.#opts.idleTimeoutMs } : {}),
+      onLimit: (limit) => this.#events.limit(limit, this.name),
+      principal,
     });
     this.#connections.add(conn);
     this.#opts.onConnectionChange?.(this.#connections.size);
@@ -71,6 +147,7 @@ export class ProxyListener {
       await new Promise((r) => setTimeout(r, 20));
     }
     for (const c of this.#connections) c.close('proxy shutting down');
+    for (const s of this.#handshaking) s.destroy();
     await closed;
   }
 }

@@ -3,7 +3,9 @@
 // request order on a connection, which is what keeps one partition's batches in order upstream: the data path
 // writes a partition's batches to the same connection in the order the client sent them.
 import net from 'node:net';
+import tls from 'node:tls';
 import { EventEmitter } from 'node:events';
+import { SaslLoginError, reauthenticationDelayMs, saslLogin, type UpstreamSaslConfig } from '../security/sasl-client.ts';
 import type { Logger } from 'pino';
 import { FrameReader } from '../../protocol/frame-reader.ts';
 import { decodeResponse, encodeRequestFrame } from '../../protocol/codec.ts';
@@ -43,6 +45,10 @@ export interface BrokerConnectionOptions {
   connectTimeoutMs: number;
   maxFrameBytes: number;
   logger: Logger;
+  /** TLS to this broker (CA, client certificate, SNI/hostname check; src/security/tls.ts). */
+  tls?: tls.ConnectionOptions;
+  /** SASL login with the proxy's own credentials for this cluster, after ApiVersions. */
+  sasl?: UpstreamSaslConfig;
 }
 
 export class BrokerConnection extends EventEmitter {
@@ -55,6 +61,9 @@ export class BrokerConnection extends EventEmitter {
   #nextCorrelationId = 1;
   #closed = false;
   readonly #opts: BrokerConnectionOptions;
+  /** Writes queued during a KIP-368 re-authentication (the broker accepts only SASL requests meanwhile). */
+  #held: Buffer[][] | null = null;
+  #reauthTimer: NodeJS.Timeout | null = null;
 
   constructor(opts: BrokerConnectionOptions) {
     super();
@@ -74,12 +83,16 @@ export class BrokerConnection extends EventEmitter {
   /** Connects and negotiates API versions. Rejects if either fails; the connection is then closed. */
   async connect(): Promise<void> {
     const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ host: this.host, port: this.port, noDelay: true });
+      const secure = this.#opts.tls;
+      // TLS: connected means handshake done and the certificate (chain and host name) verified.
+      const s = secure === undefined
+        ? net.connect({ host: this.host, port: this.port, noDelay: true })
+        : tls.connect({ ...secure, host: this.host, port: this.port }).setNoDelay(true);
       const timer = setTimeout(() => {
         s.destroy();
         reject(new UpstreamError('connection', `connect to ${this.host}:${this.port} timed out`));
       }, this.#opts.connectTimeoutMs);
-      s.once('connect', () => {
+      s.once(secure === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
         s.removeAllListeners('error');
         resolve(s);
@@ -115,13 +128,48 @@ export class BrokerConnection extends EventEmitter {
       throw new UpstreamError('protocol', `ApiVersions to ${this.host}:${this.port} failed with error ${res.errorCode}`);
     }
     for (const k of res.apiKeys) this.versions.set(k.apiKey, { min: k.minVersion, max: k.maxVersion });
+    if (this.#opts.sasl !== undefined) await this.#login(false);
+  }
+
+  /** SASL login (the first one, or a KIP-368 re-authentication with writes held meanwhile). */
+  async #login(reauthentication: boolean): Promise<void> {
+    const sasl = this.#opts.sasl as UpstreamSaslConfig;
+    const direct = (apiKey: number, apiVersion: number, body: unknown) => this.send(apiKey, apiVersion, body as RequestBody, { bypassHold: true });
+    if (reauthentication) this.#held = [];
+    let lifetimeMs: number;
+    try {
+      ({ sessionLifetimeMs: lifetimeMs } = await saslLogin(direct, this.versions, sasl));
+    } catch (err) {
+      const error = err instanceof SaslLoginError
+        ? new UpstreamError('protocol', `${this.host}:${this.port}: ${err.message}`)
+        : err instanceof UpstreamError ? err : new UpstreamError('protocol', String(err));
+      this.#fail(error);
+      throw error;
+    }
+    const held = this.#held;
+    this.#held = null;
+    if (held !== null && held.length > 0 && this.#socket !== null && !this.#closed) {
+      this.#socket.cork();
+      for (const chunks of held) for (const c of chunks) this.#socket.write(c);
+      this.#socket.uncork();
+    }
+    if (lifetimeMs > 0 && !this.#closed) {
+      this.#reauthTimer = setTimeout(() => {
+        this.#reauthTimer = null;
+        this.#login(true).then(
+          () => this.#opts.logger.debug({ broker: `${this.host}:${this.port}` }, 'upstream SASL re-authentication done'),
+          (e: unknown) => this.#opts.logger.warn({ broker: `${this.host}:${this.port}`, err: String(e) }, 'upstream SASL re-authentication failed'),
+        );
+      }, reauthenticationDelayMs(lifetimeMs));
+      this.#reauthTimer.unref();
+    }
   }
 
   /**
    * Sends one request. Resolves with the decoded response body, or with null when `expectResponse` is false
    * (Produce with acks=0: the broker sends nothing back).
    */
-  send(apiKey: number, apiVersion: number, body: RequestBody, opts: { expectResponse?: boolean; timeoutMs?: number } = {}): Promise<unknown> {
+  send(apiKey: number, apiVersion: number, body: RequestBody, opts: { expectResponse?: boolean; timeoutMs?: number; bypassHold?: boolean } = {}): Promise<unknown> {
     const socket = this.#socket;
     if (!socket || this.#closed) {
       return Promise.reject(new UpstreamError('connection', `not connected to ${this.host}:${this.port}`));
@@ -133,10 +181,15 @@ export class BrokerConnection extends EventEmitter {
       body,
     );
     const expectResponse = opts.expectResponse ?? true;
-    // Gathered write: record data stays in the client's buffers.
-    socket.cork();
-    for (const c of chunks) socket.write(c);
-    socket.uncork();
+    if (this.#held !== null && opts.bypassHold !== true) {
+      // Re-authenticating: sent, in order, once the new session is up.
+      this.#held.push(chunks);
+    } else {
+      // Gathered write: record data stays in the client's buffers.
+      socket.cork();
+      for (const c of chunks) socket.write(c);
+      socket.uncork();
+    }
     if (!expectResponse) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       const timeoutMs = opts.timeoutMs ?? this.#opts.requestTimeoutMs;
@@ -173,6 +226,8 @@ export class BrokerConnection extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     this.#socket?.destroy();
+    if (this.#reauthTimer !== null) clearTimeout(this.#reauthTimer);
+    this.#held = null;
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) {

@@ -3,6 +3,8 @@
 // metadata of the two clusters never mix.
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
+import type tls from 'node:tls';
+import type { UpstreamSaslConfig } from '../security/sasl-client.ts';
 import { BrokerConnection, UpstreamError, type VersionRange } from './broker-connection.ts';
 import { ApiKey } from '../../protocol/messages/index.ts';
 import type { MetadataResponse } from '../../protocol/messages/metadata-response.ts';
@@ -37,6 +39,8 @@ export interface ClusterClientOptions {
   logger: Logger;
   /** Called on every upstream connection state change (metrics, status). */
   onBrokerState?: (cluster: ClusterName, broker: string, up: boolean) => void;
+  /** TLS/SASL for new connections to a broker; asked on every connect, so a SIGHUP reload applies to new ones. */
+  security?: () => { tls?: (host: string) => tls.ConnectionOptions; sasl?: UpstreamSaslConfig };
 }
 
 const METADATA_VERSION_MAX = 12;
@@ -56,7 +60,7 @@ export class ClusterClient {
   #brokers = new Map<number, { host: string; port: number }>();
   /** address key → live connection or a pending connect. */
   #connections = new Map<string, Promise<BrokerConnection>>();
-  #backoffUntil = new Map<string, { until: number; delayMs: number }>();
+  #backoffUntil = new Map<string, { until: number; delayMs: number; reason: string }>();
   #topics: LRUCache<string, TopicMeta>;
   #inflightMetadata = new Map<string, Promise<TopicMeta>>();
   /** Version ranges every known broker of this cluster supports (intersection). */
@@ -225,8 +229,10 @@ export class ClusterClient {
     if (existing) return existing;
     const backoff = this.#backoffUntil.get(key);
     if (backoff && backoff.until > Date.now()) {
-      return Promise.reject(new UpstreamError('connection', `${this.name}: ${key} is backing off after a failure`));
+      // Say why: callers (pre-flight, the admin API) pass this message on to the operator.
+      return Promise.reject(new UpstreamError('connection', `${this.name} cluster unreachable: ${key} is backing off after a failure (${backoff.reason})`));
     }
+    const security = this.#opts.security?.();
     const conn = new BrokerConnection({
       host, port,
       clientId: `kmp-${this.name}`,
@@ -234,6 +240,8 @@ export class ClusterClient {
       connectTimeoutMs: Math.min(this.#opts.requestTimeoutMs, 10_000),
       maxFrameBytes: this.#opts.maxFrameBytes,
       logger: this.#log,
+      ...(security?.tls !== undefined ? { tls: security.tls(host) } : {}),
+      ...(security?.sasl !== undefined ? { sasl: security.sasl } : {}),
     });
     const p = conn.connect().then(
       () => {
@@ -251,7 +259,7 @@ export class ClusterClient {
       (err: unknown) => {
         this.#connections.delete(key);
         const delayMs = Math.min((backoff?.delayMs ?? 50) * 2, 2_000);
-        this.#backoffUntil.set(key, { until: Date.now() + delayMs, delayMs });
+        this.#backoffUntil.set(key, { until: Date.now() + delayMs, delayMs, reason: err instanceof Error ? err.message : String(err) });
         this.#log.warn({ broker: key, err: String(err), retryInMs: delayMs }, 'upstream connect failed');
         this.#opts.onBrokerState?.(this.name, key, false);
         throw err;

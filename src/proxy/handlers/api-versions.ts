@@ -13,7 +13,9 @@ import { ErrorCode } from '../error-codes.ts';
 export function apiVersionsHandler(advertised: () => AdvertisedApi[]): Handler {
   return (ctx, respond) => {
     const version = ctx.header.requestApiVersion;
-    const apis = advertised();
+    // SASL listeners add SaslHandshake/SaslAuthenticate; plaintext listeners do not offer them.
+    const extra = ctx.connection.auth?.advertisedApis ?? [];
+    const apis = extra.length === 0 ? advertised() : [...advertised(), ...extra].sort((a, b) => a.apiKey - b.apiKey);
     const own = apis.find((a) => a.apiKey === ApiKey.ApiVersions)!;
     if (version > own.maxVersion || version < 0) {
       const body = { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: [own], throttleTimeMs: 0 } as unknown as ApiVersionsResponse;

@@ -87,7 +87,8 @@ export function metadataHandler(px: ProxyContext): Handler {
     }
     const body = {
       throttleTimeMs: 0,
-      brokers: px.nodes.map((n) => ({ nodeId: n.nodeId, host: n.host, port: n.port, rack: null })),
+      // Each listener advertises its own address for the same node ids (a TLS client must stay on TLS).
+      brokers: (ctx.connection.advertisedNodes ?? px.nodes).map((n) => ({ nodeId: n.nodeId, host: n.host, port: n.port, rack: null })),
       clusterId: px.clusterId,
       // kafkajs sends InitProducerId to the controller and fails if it is not among the brokers.
       controllerId: px.nodes[0].nodeId,
