@@ -4,8 +4,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import { CompressionTypes } from 'kafkajs';
-import { ensureKafkaPair, kafkaFor, createTopic, readTopic, uniqueTopic } from '../support/kafka.ts';
+import { ensureKafkaPair, kafkaFor, createTopic, readTopic, uniqueTopic, bootstrapOf } from '../support/kafka.ts';
 import { startProxy, type RunningProxy } from '../support/proxy.ts';
+import { produceWithRdkafka } from '../support/rdkafka.ts';
+import { consumeWithJava, runJavaProducer } from '../support/java-client.ts';
 
 let proxy: RunningProxy;
 const big = uniqueTopic('big');
@@ -58,6 +60,30 @@ test('gzip-compressed batches pass through unchanged and decode on the cluster s
   assert.equal(got.length, sent.length);
   const digest = (xs: string[]) => createHash('sha256').update(xs.sort().join('\n')).digest('hex');
   assert.equal(digest(got.map((r) => r.value!)), digest([...sent]));
+});
+
+test('gzip, snappy and lz4 (librdkafka) and zstd (Java) batches pass through unchanged (target route, producer-id rewrite)', async () => {
+  // The librdkafka client here is built without libzstd, so zstd comes from the Java producer.
+  const zstdValues = Array.from({ length: 200 }, (_, i) => `zstd-${i}-${'compressible '.repeat(20)}`);
+  const java = await runJavaProducer({ bootstrap: proxy.bootstrap, topic: big, records: zstdValues.map((value, i) => ({ key: `c${i % 3}`, value })), props: { 'compression.type': 'zstd', 'linger.ms': '20' } });
+  assert.equal(java.acked, 200, java.stderr);
+  for (const codec of ['gzip', 'snappy', 'lz4'] as const) {
+    const values = Array.from({ length: 200 }, (_, i) => `${codec}-${i}-${'compressible '.repeat(20)}`);
+    const r = await produceWithRdkafka({
+      bootstrap: proxy.bootstrap,
+      records: values.map((value, i) => ({ topic: big, key: `c${i % 3}`, value })),
+      config: { 'compression.codec': codec, 'linger.ms': 20 },
+    });
+    assert.deepEqual(r.deliveries.filter((d) => d.error !== null), [], `${codec}: every record delivered`);
+  }
+  // kafkajs cannot decompress snappy/lz4/zstd: read with Kafka's own Java consumer (which also checks CRCs).
+  const { values: got, stderr } = consumeWithJava({ bootstrap: bootstrapOf('target'), topic: big, maxMessages: 3 + 800 });
+  const odd = got.filter((v) => !/^(gzip|snappy|lz4|zstd)-/.test(v) && v.length < 1000);
+  assert.deepEqual(odd, [], 'only the records of this topic');
+  assert.equal(got.length, 803, stderr.slice(-1000));
+  for (const codec of ['gzip', 'snappy', 'lz4', 'zstd']) {
+    assert.equal(got.filter((v) => v.startsWith(`${codec}-`)).length, 200, `${codec}: all 200 records on the target`);
+  }
 });
 
 test('acks=0: records are forwarded, no response is sent, and later acks=all responses still match', async () => {

@@ -315,3 +315,18 @@ export function startJavaProducerStream(opts: JavaProducerStreamOptions): JavaPr
     },
   };
 }
+
+/**
+ * Reads up to `maxMessages` values of a topic from the beginning with Kafka's own ConsoleConsumer (the Java
+ * consumer: every codec, and batch CRCs checked since check.crcs defaults to true). Values are printed one per
+ * line, so they must not contain newlines.
+ */
+export function consumeWithJava(opts: { bootstrap: string; topic: string; maxMessages: number; timeoutMs?: number }): { values: string[]; stderr: string } {
+  const out = spawnSync('java', [
+    '-cp', kafkaClasspath(), 'org.apache.kafka.tools.consumer.ConsoleConsumer',
+    '--bootstrap-server', opts.bootstrap, '--topic', opts.topic, '--from-beginning',
+    '--max-messages', String(opts.maxMessages), '--timeout-ms', String(opts.timeoutMs ?? 20_000),
+    '--command-property', 'check.crcs=true',
+  ], { encoding: 'utf8', timeout: (opts.timeoutMs ?? 20_000) + 40_000, maxBuffer: 256 * 1024 * 1024 });
+  return { values: out.stdout.split('\n').filter((l) => l.length > 0), stderr: out.stderr };
+}

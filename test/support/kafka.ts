@@ -38,17 +38,31 @@ export async function createTopic(cluster: ClusterName, topic: string, partition
   await createTopics(cluster, [topic], partitions);
 }
 
-/** Creates several topics in one CreateTopics request and waits until each has a leader. */
+/**
+ * Creates several topics in one CreateTopics request and waits until each has a leader. A broker that has just
+ * started (or is busy) may answer with a retriable error: retried, and "already exists" from an earlier attempt
+ * counts as done.
+ */
 export async function createTopics(cluster: ClusterName, topics: string[], partitions: number): Promise<void> {
   await withAdmin(cluster, async (admin) => {
-    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })), waitForLeaders: true });
-    // waitForLeaders can return before every topic is in the broker's metadata cache; ask until it is.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })), waitForLeaders: false });
+        break;
+      } catch (err) {
+        const type = (err as { type?: string }).type ?? '';
+        const nested = ((err as { errors?: { type?: string }[] }).errors ?? []).map((e) => e.type ?? '');
+        if ([type, ...nested].every((t) => t === 'TOPIC_ALREADY_EXISTS') && nested.length > 0) break;
+        if (attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         const meta = await admin.fetchTopicMetadata({ topics });
         if (meta.topics.every((t) => t.partitions.length === partitions && t.partitions.every((p) => p.leader >= 0))) return;
       } catch (err) {
-        if (attempt > 50) throw err;
+        if (attempt > 100) throw err;
       }
       await new Promise((r) => setTimeout(r, 100));
     }
