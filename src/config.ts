@@ -301,6 +301,8 @@ export function createConfigSchema(sources: SecretSources) {
     bootstrap: z.array(peerAddress).min(1, 'at least one host:port'),
     requestTimeoutMs: positiveInt().default(30_000),
     metadataTtlMs: positiveInt().default(30_000),
+    /** Connections per upstream broker; each client connection sticks to one (its requests stay in order). */
+    connectionsPerBroker: positiveInt().max(64).default(4),
     tls: tlsSchema.optional(),
     sasl: saslSchema.optional(),
   });

@@ -62,6 +62,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       bootstrap: c.bootstrap,
       requestTimeoutMs: c.requestTimeoutMs,
       metadataTtlMs: c.metadataTtlMs,
+      connectionsPerBroker: c.connectionsPerBroker,
       maxFrameBytes: config.proxy.maxFrameBytes,
       logger: log,
       onBrokerState: (cluster, broker, up) => metrics.upstreamBrokerUp.set({ cluster, broker }, up ? 1 : 0),

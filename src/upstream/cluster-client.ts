@@ -37,6 +37,8 @@ export interface ClusterClientOptions {
   metadataTtlMs: number;
   maxFrameBytes: number;
   logger: Logger;
+  /** Size of the connection pool per broker (default 4); see connection(). */
+  connectionsPerBroker?: number;
   /** Called on every upstream connection state change (metrics, status). */
   onBrokerState?: (cluster: ClusterName, broker: string, up: boolean) => void;
   /** TLS/SASL for new connections to a broker; asked on every connect, so a SIGHUP reload applies to new ones. */
@@ -60,6 +62,9 @@ export class ClusterClient {
   #brokers = new Map<number, { host: string; port: number }>();
   /** address key → live connection or a pending connect. */
   #connections = new Map<string, Promise<BrokerConnection>>();
+  /** Live pooled connections per broker address (the broker counts as up while any is). */
+  #liveLanes = new Map<string, number>();
+  readonly #lanes: number;
   #backoffUntil = new Map<string, { until: number; delayMs: number; reason: string }>();
   #topics: LRUCache<string, TopicMeta>;
   #inflightMetadata = new Map<string, Promise<TopicMeta>>();
@@ -71,6 +76,7 @@ export class ClusterClient {
   constructor(opts: ClusterClientOptions) {
     this.name = opts.name;
     this.#opts = opts;
+    this.#lanes = Math.max(1, opts.connectionsPerBroker ?? 4);
     this.#log = opts.logger.child({ cluster: opts.name });
     this.#topics = new LRUCache<string, TopicMeta>({ max: 100_000, ttl: opts.metadataTtlMs, updateAgeOnGet: false });
   }
@@ -127,11 +133,15 @@ export class ClusterClient {
     this.topic(topic).catch((err) => this.#log.debug({ topic, err: String(err) }, 'background metadata refresh failed'));
   }
 
-  /** The connection to a broker by node id; connects (with backoff) when needed. */
-  connection(nodeId: number): Promise<BrokerConnection> {
+  /**
+   * A connection to a broker by node id; connects (with backoff) when needed. A broker works on one request per
+   * connection at a time, so each broker gets a small pool (`connectionsPerBroker`); `lane` picks the pool
+   * member. A client connection always passes the same lane, so its requests stay in order on one connection.
+   */
+  connection(nodeId: number, lane = 0): Promise<BrokerConnection> {
     const addr = this.#brokers.get(nodeId);
     if (!addr) return Promise.reject(new UpstreamError('connection', `${this.name}: unknown broker id ${nodeId}`));
-    return this.#connectionTo(addr.host, addr.port);
+    return this.#connectionTo(addr.host, addr.port, lane % this.#lanes);
   }
 
   /** Any live broker connection (bootstrap if none), for cluster-wide requests such as InitProducerId. */
@@ -223,14 +233,16 @@ export class ClusterClient {
     return out;
   }
 
-  #connectionTo(host: string, port: number): Promise<BrokerConnection> {
-    const key = `${host}:${port}`;
+  #connectionTo(host: string, port: number, lane = 0): Promise<BrokerConnection> {
+    const address = `${host}:${port}`;
+    const key = lane === 0 ? address : `${address}#${lane}`;
     const existing = this.#connections.get(key);
     if (existing) return existing;
-    const backoff = this.#backoffUntil.get(key);
+    // Back-off is per broker address: when one lane cannot connect, the others would not either.
+    const backoff = this.#backoffUntil.get(address);
     if (backoff && backoff.until > Date.now()) {
       // Say why: callers (pre-flight, the admin API) pass this message on to the operator.
-      return Promise.reject(new UpstreamError('connection', `${this.name} cluster unreachable: ${key} is backing off after a failure (${backoff.reason})`));
+      return Promise.reject(new UpstreamError('connection', `${this.name} cluster unreachable: ${address} is backing off after a failure (${backoff.reason})`));
     }
     const security = this.#opts.security?.();
     const conn = new BrokerConnection({
@@ -245,23 +257,27 @@ export class ClusterClient {
     });
     const p = conn.connect().then(
       () => {
-        this.#backoffUntil.delete(key);
+        this.#backoffUntil.delete(address);
         this.#mergeVersions(conn.versions);
-        this.#log.info({ broker: key }, 'upstream connection established');
-        this.#opts.onBrokerState?.(this.name, key, true);
+        const live = (this.#liveLanes.get(address) ?? 0) + 1;
+        this.#liveLanes.set(address, live);
+        this.#log.info({ broker: address, lane }, 'upstream connection established');
+        if (live === 1) this.#opts.onBrokerState?.(this.name, address, true);
         conn.once('closed', (err: Error) => {
           if (this.#connections.get(key) === p) this.#connections.delete(key);
-          this.#log.warn({ broker: key, reason: err.message }, 'upstream connection closed');
-          this.#opts.onBrokerState?.(this.name, key, false);
+          const left = (this.#liveLanes.get(address) ?? 1) - 1;
+          this.#liveLanes.set(address, left);
+          this.#log.warn({ broker: address, lane, reason: err.message }, 'upstream connection closed');
+          if (left === 0) this.#opts.onBrokerState?.(this.name, address, false);
         });
         return conn;
       },
       (err: unknown) => {
         this.#connections.delete(key);
         const delayMs = Math.min((backoff?.delayMs ?? 50) * 2, 2_000);
-        this.#backoffUntil.set(key, { until: Date.now() + delayMs, delayMs, reason: err instanceof Error ? err.message : String(err) });
-        this.#log.warn({ broker: key, err: String(err), retryInMs: delayMs }, 'upstream connect failed');
-        this.#opts.onBrokerState?.(this.name, key, false);
+        this.#backoffUntil.set(address, { until: Date.now() + delayMs, delayMs, reason: err instanceof Error ? err.message : String(err) });
+        this.#log.warn({ broker: address, lane, err: String(err), retryInMs: delayMs }, 'upstream connect failed');
+        if ((this.#liveLanes.get(address) ?? 0) === 0) this.#opts.onBrokerState?.(this.name, address, false);
         throw err;
       },
     );

@@ -109,7 +109,7 @@ export function produceHandler(px: ProxyContext): Handler {
       const client = px.clusters[g.cluster];
       let upstream: BrokerConnection;
       try {
-        upstream = await client.connection(g.leaderId);
+        upstream = await client.connection(g.leaderId, ctx.connection.id);
       } catch (err) {
         client.refreshSoon(g.entries[0].topic);
         for (const e of g.entries) fail(px, e, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'no', `upstream ${g.cluster} broker ${g.leaderId} unreachable`);
