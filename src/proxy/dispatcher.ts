@@ -2,6 +2,8 @@
 // which is what a Kafka broker does with a request it cannot parse; the process never goes down for it.
 import { ApiKey } from '../../protocol/messages/index.ts';
 import type { Handler } from './client-connection.ts';
+import { errorResponseFrame } from './error-response.ts';
+import { ErrorCode } from './error-codes.ts';
 import type { ProxyContext } from './proxy-context.ts';
 import type { AdvertisedApi } from './api-versions.ts';
 import { apiVersionsHandler } from './handlers/api-versions.ts';
@@ -13,6 +15,8 @@ import { saslHandshakeHandler } from './handlers/sasl-handshake.ts';
 import { saslAuthenticateHandler } from './handlers/sasl-authenticate.ts';
 
 const API_NAMES = new Map<number, string>(Object.entries(ApiKey).map(([name, key]) => [key as number, name]));
+
+const TRANSACTION_APIS = new Set<number>([ApiKey.AddPartitionsToTxn, ApiKey.AddOffsetsToTxn, ApiKey.EndTxn, ApiKey.TxnOffsetCommit, ApiKey.DescribeTransactions]);
 
 export function createDispatcher(px: ProxyContext, advertised: () => AdvertisedApi[]): (apiKey: number) => Handler {
   const versionChecked = (apiKey: number, handler: Handler): Handler => (ctx, respond) => {
@@ -36,9 +40,21 @@ export function createDispatcher(px: ProxyContext, advertised: () => AdvertisedA
   const refuse: Handler = (ctx, respond) => {
     const key = ctx.header.requestApiKey;
     const name = API_NAMES.get(key) ?? `unknown API ${key}`;
+    const transactional = TRANSACTION_APIS.has(key);
     const why = key === ApiKey.Fetch
       ? 'Fetch is advertised only for librdkafka feature detection; consumers connect to the clusters directly'
-      : `${name} is not served by the proxy (producers only; transactions come later)`;
+      : transactional
+        ? `${name}: kmp does not support transactional producers yet`
+        : `${name} is not served by the proxy (producers only)`;
+    // Where the response format has a top-level error code, answer with it (transaction APIs: the same fatal
+    // error InitProducerId gives, so the client stops); otherwise close, as a broker does with what it cannot parse.
+    const frame = errorResponseFrame(key, ctx.header.requestApiVersion, ctx.header.correlationId,
+      transactional ? ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED : ErrorCode.UNSUPPORTED_VERSION, why);
+    if (frame !== null && key !== ApiKey.Fetch) {
+      ctx.connection.log.warn({ api: name, version: ctx.header.requestApiVersion, clientId: ctx.header.clientId }, `answered with an error: ${why}`);
+      respond.send(frame);
+      return;
+    }
     respond.close(why);
   };
   return (apiKey) => handlers.get(apiKey) ?? refuse;

@@ -8,6 +8,7 @@ import { ensureKafkaPair, kafkaFor, createTopic, readTopic, uniqueTopic } from '
 import { startProxy, type RunningProxy } from '../support/proxy.ts';
 import { decodeResponse, encodeRequestFrame } from '../../protocol/codec.ts';
 import { defaultProduceRequest } from '../../protocol/messages/produce-request.ts';
+import { defaultEndTxnRequest } from '../../protocol/messages/end-txn-request.ts';
 import { ZERO_UUID } from '../../protocol/uuid.ts';
 
 let proxy: RunningProxy;
@@ -105,6 +106,16 @@ test('garbage on one connection never affects the others', async () => {
   assert.equal(decoded.correlationId, 12);
   const pr = (decoded.body as { responses: { partitionResponses: { errorCode: number }[] }[] }).responses[0].partitionResponses[0];
   assert.equal(pr.errorCode, 2, 'CORRUPT_MESSAGE');
+
+  // A transaction API is answered with a clear error (the format has a top-level error code), not a close.
+  const endTxn = encodeRequestFrame(
+    { requestApiKey: 26, requestApiVersion: 3, correlationId: 13, clientId: 'txn-client' },
+    { ...defaultEndTxnRequest(), transactionalId: 'tx-1', producerId: 5n, producerEpoch: 0, committed: true },
+  );
+  const txnAnswer = await poke(Buffer.concat(endTxn), 1000);
+  assert.equal(txnAnswer.closed, false, 'EndTxn is answered, not closed');
+  const txn = decodeResponse(txnAnswer.received.subarray(4), 26, 3);
+  assert.equal((txn.body as { errorCode: number }).errorCode, 53, 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED');
 
   await produceWorks('after-garbage');
   assert.equal(proxy.child.exitCode, null, 'the proxy process is still running');
