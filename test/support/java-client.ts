@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CACHE_DIR, LIBS_DIR } from '../../scripts/kafka/testbed.ts';
+import { parseSummary } from '../../bench/clients/java-perf.ts';
 
 export interface JavaRecord {
   key: string | null;
@@ -167,28 +168,14 @@ export interface ProducerPerformanceSummary {
   p999Ms: number;
 }
 
-// The final line of ProducerPerformance, e.g.
-// "1000 records sent, 4975.1 records/sec (0.47 MB/sec), 12.34 ms avg latency, 345.00 ms max latency,
-//  10 ms 50th, 20 ms 95th, 30 ms 99th, 40 ms 99.9th."
-const SUMMARY_LINE =
-  /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th/;
-
-/** Parses the final summary line of ProducerPerformance's output; null when there is none. */
+/** Parses the final summary line of ProducerPerformance's output (the bench's parser); null when there is none. */
 export function parseProducerPerformanceSummary(stdout: string): Omit<ProducerPerformanceSummary, 'exitCode' | 'stdout' | 'stderr'> | null {
-  const lines = stdout.split('\n').filter((l) => SUMMARY_LINE.test(l));
-  const last = lines.at(-1);
-  if (last === undefined) return null;
-  const m = SUMMARY_LINE.exec(last)!;
+  const parsed = stdout.split('\n').map(parseSummary).filter((x) => x !== null);
+  const m = parsed.at(-1);
+  if (m === undefined) return null;
   return {
-    records: Number(m[1]),
-    recordsPerSec: Number(m[2]),
-    mbPerSec: Number(m[3]),
-    avgLatencyMs: Number(m[4]),
-    maxLatencyMs: Number(m[5]),
-    p50Ms: Number(m[6]),
-    p95Ms: Number(m[7]),
-    p99Ms: Number(m[8]),
-    p999Ms: Number(m[9]),
+    records: m.records, recordsPerSec: m.recordsPerSec, mbPerSec: m.mibPerSec, avgLatencyMs: m.avgMs, maxLatencyMs: m.maxMs,
+    p50Ms: m.p50, p95Ms: m.p95, p99Ms: m.p99, p999Ms: m.p999,
   };
 }
 
