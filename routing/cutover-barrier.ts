@@ -210,6 +210,22 @@ export interface CutoverBarrierOptions {
 
 const NO_TIME = Number.NEGATIVE_INFINITY;
 
+/**
+ * Finds the first offset written to the new cluster after a move. The first *answer* is not enough: writes that
+ * were in flight at the same time on other upstream connections may have been appended before it. So once the
+ * first successful answer of the generation arrives, the watch waits for every ticket admitted before that moment
+ * (serial < horizon) and takes the lowest base offset among them; tickets admitted later were sent after that
+ * answer arrived, so they were appended after it.
+ */
+interface FirstOffsetWatch {
+  readonly generation: number;
+  readonly notify: (event: FirstOffsetEvent) => void;
+  min: bigint | null;
+  horizon: number | null;
+  pending: number;
+  cluster: Cluster | null;
+}
+
 class PartitionState {
   readonly partition: number;
   inFlight = 0;
@@ -227,7 +243,9 @@ class PartitionState {
   overflowed = false;
   /** Admissions for this partition are rejected until this time (0: none). */
   quarantineUntil = 0;
-  firstOffsetWatch: { readonly generation: number; readonly notify: (event: FirstOffsetEvent) => void } | null = null;
+  /** Serial number of the next ticket for this partition (see FirstOffsetWatch). */
+  admitted = 0;
+  firstOffsetWatch: FirstOffsetWatch | null = null;
 
   constructor(partition: number) {
     this.partition = partition;
@@ -255,9 +273,12 @@ class CutoverTicket implements Ticket {
   readonly generation: number;
   readonly topicState: TopicState;
   readonly partitionState: PartitionState;
+  /** Order of admission within the partition. */
+  readonly serial: number;
   settled = false;
 
   constructor(ts: TopicState, ps: PartitionState, cluster: Cluster) {
+    this.serial = ps.admitted++;
     this.topic = ts.name;
     this.partition = ps.partition;
     this.cluster = cluster;
@@ -347,27 +368,48 @@ export class CutoverBarrier {
       // Offsets < 0: acks=0 or a client that gave none; nothing to record.
       if (t.generation === ts.generation && last >= 0n && (ps.lastOffset === null || last > ps.lastOffset)) ps.lastOffset = last;
       ps.lastOkAt = this.#now();
-      const watch = ps.firstOffsetWatch;
-      if (watch !== null && watch.generation === t.generation && outcome.baseOffset >= 0n) {
-        ps.firstOffsetWatch = null;
-        try {
-          watch.notify({ topic: t.topic, partition: t.partition, generation: t.generation, cluster: t.cluster, offset: outcome.baseOffset });
-        } catch {
-          // A ledger callback must never break the data path.
-        }
-      }
+      this.#watchFirstOffset(t, outcome.baseOffset >= 0n ? outcome.baseOffset : null);
     } else if (outcome.written === 'unknown') {
       ps.lastUnknownAt = this.#now();
       ps.lastUnknownCode = outcome.errorCode;
     } else {
       ps.lastFailedAt = this.#now();
     }
+    if (!outcome.ok) this.#watchFirstOffset(t, null);
     this.#afterSettle(t, outcome);
   }
 
   /** The ticket's request was never sent upstream: forget it without recording an outcome. */
   abandon(ticket: Ticket): void {
-    this.#afterSettle(this.#settle(ticket), null);
+    const t = this.#settle(ticket);
+    this.#watchFirstOffset(t, null);
+    this.#afterSettle(t, null);
+  }
+
+  /** See FirstOffsetWatch. Called for every settled ticket before its in-flight count is released. */
+  #watchFirstOffset(t: CutoverTicket, offset: bigint | null): void {
+    const ps = t.partitionState;
+    const w = ps.firstOffsetWatch;
+    if (w === null) return;
+    const ofThisGeneration = offset !== null && t.generation === w.generation;
+    if (w.horizon === null) {
+      if (!ofThisGeneration) return;
+      w.min = offset;
+      w.cluster = t.cluster;
+      w.horizon = ps.admitted;
+      w.pending = ps.inFlight - 1; // every other ticket in flight now was admitted before this answer
+    } else {
+      if (t.serial >= w.horizon) return;
+      w.pending -= 1;
+      if (ofThisGeneration && offset < (w.min as bigint)) w.min = offset;
+    }
+    if (w.pending > 0) return;
+    ps.firstOffsetWatch = null;
+    try {
+      w.notify({ topic: t.topic, partition: t.partition, generation: w.generation, cluster: w.cluster as Cluster, offset: w.min as bigint });
+    } catch {
+      // A ledger callback must never break the data path.
+    }
   }
 
   // ── control ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -699,7 +741,7 @@ export class CutoverBarrier {
           ps.lastFailedAt = NO_TIME;
           ps.lastUnknownAt = NO_TIME;
           const notify = move.spec.onFirstOffset;
-          ps.firstOffsetWatch = notify === undefined ? null : { generation: ts.generation, notify };
+          ps.firstOffsetWatch = notify === undefined ? null : { generation: ts.generation, notify, min: null, horizon: null, pending: 0, cluster: null };
         }
       }
     }

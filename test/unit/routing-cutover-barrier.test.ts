@@ -190,6 +190,23 @@ describe('cutover barrier: hold, drain, release', () => {
     assert.deepEqual(firstOffsets, [{ topic: 't', partition: 0, generation: 1, cluster: 'target', offset: 100n }]);
   });
 
+  it('the first offset on the new cluster is the lowest among writes in flight together, not the first answer', async () => {
+    const { barrier, spec } = setup();
+    const firstOffsets: FirstOffsetEvent[] = [];
+    barrier.complete(ticket(barrier.admit('t', 0)), { ok: true, baseOffset: 3n });
+    assert.equal((await barrier.move(spec(['t'], { onFirstOffset: (e) => firstOffsets.push(e) }))).outcome, 'committed');
+    // Two producers' writes travel on different upstream connections: the one appended first answers last.
+    const a = ticket(barrier.admit('t', 0));
+    const b = ticket(barrier.admit('t', 0));
+    barrier.complete(b, { ok: true, baseOffset: 1n });
+    assert.deepEqual(firstOffsets, [], 'not reported while a write admitted before that answer is still open');
+    const later = ticket(barrier.admit('t', 0)); // admitted after the first answer: appended after it
+    barrier.complete(a, { ok: true, baseOffset: 0n });
+    assert.deepEqual(firstOffsets.map((e) => e.offset), [0n]);
+    barrier.complete(later, { ok: true, baseOffset: 2n });
+    assert.equal(firstOffsets.length, 1);
+  });
+
   it('bumps the generation on every committed move, not on an abort', async () => {
     const { barrier, spec } = setup();
     assert.equal((await barrier.move(spec(['t']))).outcome, 'committed');
