@@ -95,7 +95,16 @@ export function produceHandler(px: ProxyContext): Handler {
       e.admission = adm;
       e.cluster = adm.cluster;
       if (who) px.inventory!.observe(who, e.topic, adm.cluster, e.records, req.transactionalId);
-      const route = await routeEntry(px, e, adm);
+      let route: number | null;
+      try {
+        route = await routeEntry(px, e, adm);
+      } catch (err) {
+        // The routed cluster could not be asked (e.g. unreachable while its metadata expired): a retriable error
+        // for this partition, and its ticket is settled so a cutover never waits for it.
+        px.clusters[adm.cluster].refreshSoon(e.topic);
+        fail(px, e, ErrorCode.LEADER_NOT_AVAILABLE, 'no', `kmp: ${adm.cluster} cluster unavailable: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
       if (route === null) continue;
       const key = `${adm.cluster}/${route}`;
       let g = groups.get(key);
@@ -164,7 +173,9 @@ export function produceHandler(px: ProxyContext): Handler {
 
     if (acks === 0) return;
     const correlationId = ctx.header.correlationId;
-    Promise.all(sends).then(() => respond.send(encodeProduceResponse(px, version, correlationId, req, entries, throttleTimeMs)));
+    Promise.all(sends)
+      .then(() => respond.send(encodeProduceResponse(px, version, correlationId, req, entries, throttleTimeMs)))
+      .catch((err: unknown) => respond.close(`could not answer a Produce: ${err instanceof Error ? err.message : String(err)}`));
   };
 }
 
