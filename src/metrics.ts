@@ -3,6 +3,7 @@
 import client from 'prom-client';
 import type { Cluster } from '../routing/cluster.ts';
 import { summarizeRecords } from '../protocol/record-batch.ts';
+import { ApiKey } from '../protocol/messages/index.ts';
 import type { DataPathMetrics } from './proxy/proxy-context.ts';
 import type { SecurityEvents } from './security/events.ts';
 
@@ -15,6 +16,13 @@ const ERROR_NAMES: Record<number, string> = {
   45: 'OUT_OF_ORDER_SEQUENCE_NUMBER', 47: 'INVALID_PRODUCER_EPOCH', 53: 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
   56: 'KAFKA_STORAGE_ERROR', 87: 'INVALID_RECORD',
 };
+
+const API_NAMES = new Map<number, string>(Object.entries(ApiKey).map(([name, key]) => [key as number, name]));
+
+/** A bounded label value for an API key: the API's name, or "unknown". */
+export function apiName(apiKey: number): string {
+  return API_NAMES.get(apiKey) ?? 'unknown';
+}
 
 export function errorName(code: number): string {
   return ERROR_NAMES[code] ?? `ERROR_${code}`;

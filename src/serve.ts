@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { ConfigError, listenerNodesOf, loadConfig, parseHostPort, proxyNodesOf, type KmpConfig } from './config.ts';
 import { createLogger } from './logger.ts';
-import { ProxyMetrics } from './metrics.ts';
+import { ProxyMetrics, apiName } from './metrics.ts';
 import { ProducerInventory } from './inventory.ts';
 import { ClusterClient } from './upstream/cluster-client.ts';
 import { ProducerIdMap } from './proxy/producer-id-map.ts';
@@ -63,6 +63,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       requestTimeoutMs: c.requestTimeoutMs,
       metadataTtlMs: c.metadataTtlMs,
       connectionsPerBroker: c.connectionsPerBroker,
+      onUpstreamResponse: (cluster, apiKey, seconds) => metrics.upstreamDuration.observe({ cluster, api: apiName(apiKey) }, seconds),
       maxFrameBytes: config.proxy.maxFrameBytes,
       logger: log,
       onBrokerState: (cluster, broker, up) => metrics.upstreamBrokerUp.set({ cluster, broker }, up ? 1 : 0),
@@ -179,6 +180,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       ...(spec.tls !== undefined ? { tls: spec.tls } : {}),
       ...(sasl !== undefined ? { authenticator: sasl.authenticator } : {}),
       onConnectionChange: () => metrics.connections.set(listeners.reduce((n, l) => n + l.connections.size, 0)),
+      onRequestDone: (apiKey, seconds) => metrics.requestDuration.observe({ api: apiName(apiKey) }, seconds),
     }));
   }
   const ports: Record<string, number> = {};

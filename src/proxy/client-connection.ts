@@ -56,6 +56,8 @@ export interface ClientConnectionOptions {
   onLimit?: (limit: 'max_frame_bytes' | 'idle_timeout' | 'max_inflight_requests') => void;
   /** The authenticated principal from the TLS client certificate, if any (SASL overrides it). */
   principal?: string | null;
+  /** A request was answered (or settled without an answer): its API key and seconds since it was read. */
+  onRequestDone?: (apiKey: number, seconds: number) => void;
 }
 
 /**
@@ -288,13 +290,18 @@ export class ClientConnection {
   }
 
   #responderFor(slot: ResponseSlot, header: RequestHeader): Responder {
+    const readAt = performance.now();
+    const done = this.#opts.onRequestDone;
+    const observe = done === undefined ? () => undefined : () => done(header.requestApiKey, (performance.now() - readAt) / 1000);
     return {
       send: (chunks) => {
+        observe();
         slot.fill(chunks);
         this.#maybeResume();
         this.#endIfDrained();
       },
       none: () => {
+        observe();
         slot.drop();
         this.#maybeResume();
         this.#endIfDrained();

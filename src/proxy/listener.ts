@@ -36,6 +36,8 @@ export interface ListenerOptions {
   limiter?: ConnectionLimiter;
   idleTimeoutMs?: number;
   events?: SecurityEvents;
+  /** Client-facing request durations (metrics). */
+  onRequestDone?: (apiKey: number, seconds: number) => void;
 }
 
 export class ProxyListener {
@@ -134,6 +136,7 @@ export class ProxyListener {
       ...(this.#opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.#opts.idleTimeoutMs } : {}),
       onLimit: (limit) => this.#events.limit(limit, this.name),
       principal,
+      ...(this.#opts.onRequestDone !== undefined ? { onRequestDone: this.#opts.onRequestDone } : {}),
     });
     this.#connections.add(conn);
     this.#opts.onConnectionChange?.(this.#connections.size);

@@ -35,6 +35,7 @@ interface Pending {
   resolve: (body: unknown) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
+  sentAt: number;
 }
 
 export interface BrokerConnectionOptions {
@@ -49,6 +50,8 @@ export interface BrokerConnectionOptions {
   tls?: tls.ConnectionOptions;
   /** SASL login with the proxy's own credentials for this cluster, after ApiVersions. */
   sasl?: UpstreamSaslConfig;
+  /** An answer arrived: API key and seconds since the request was written (metrics). */
+  onResponse?: (apiKey: number, seconds: number) => void;
 }
 
 export class BrokerConnection extends EventEmitter {
@@ -197,7 +200,7 @@ export class BrokerConnection extends EventEmitter {
         // After a timeout the outcome is unknown and later responses would be stale: close, like Kafka clients do.
         this.#fail(new UpstreamError('timeout', `request ${apiKey}v${apiVersion} to ${this.host}:${this.port} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
-      this.#pending.set(correlationId, { apiKey, apiVersion, resolve, reject, timer });
+      this.#pending.set(correlationId, { apiKey, apiVersion, resolve, reject, timer, sentAt: performance.now() });
     });
   }
 
@@ -215,6 +218,7 @@ export class BrokerConnection extends EventEmitter {
     if (!p) return; // an answer to a request we already gave up on
     this.#pending.delete(correlationId);
     clearTimeout(p.timer);
+    this.#opts.onResponse?.(p.apiKey, (performance.now() - p.sentAt) / 1000);
     try {
       p.resolve(decodeResponse(frame, p.apiKey, p.apiVersion).body);
     } catch (err) {

@@ -37,6 +37,8 @@ export interface ClusterClientOptions {
   metadataTtlMs: number;
   maxFrameBytes: number;
   logger: Logger;
+  /** An upstream answer arrived: API key and seconds since the request was written (metrics). */
+  onUpstreamResponse?: (cluster: ClusterName, apiKey: number, seconds: number) => void;
   /** Size of the connection pool per broker (default 4); see connection(). */
   connectionsPerBroker?: number;
   /** Called on every upstream connection state change (metrics, status). */
@@ -254,6 +256,9 @@ export class ClusterClient {
       logger: this.#log,
       ...(security?.tls !== undefined ? { tls: security.tls(host) } : {}),
       ...(security?.sasl !== undefined ? { sasl: security.sasl } : {}),
+      ...(this.#opts.onUpstreamResponse !== undefined
+        ? { onResponse: (apiKey: number, seconds: number) => this.#opts.onUpstreamResponse!(this.name, apiKey, seconds) }
+        : {}),
     });
     const p = conn.connect().then(
       () => {

@@ -58,6 +58,16 @@ test('/metrics counts a known produce exactly, per topic and cluster', async () 
   assert.equal(sample(text, 'kmp_route_info', { kind: 'batch', name: 'moved', cluster: 'target', state: 'target' }), 1);
   assert.ok(sample(text, 'kmp_route_version', {}) >= 1 || /kmp_route_version [1-9]/.test(text), 'route version counted');
   assert.match(text, /kmp_flip_hold_seconds_count\{action="flip"\} 1/);
+  // Durations are observed per request: 7 Produce requests from the client, 4 of them forwarded to the source and
+  // 3 to the target — plus one per partition error the proxy answered itself (say a transient
+  // UNKNOWN_TOPIC_OR_PARTITION for a topic this fresh), which the client then retried.
+  const answeredByProxy = text.split('\n')
+    .filter((l) => l.startsWith('kmp_produce_errors_total{') && (l.includes(`topic="${src}"`) || l.includes(`topic="${tgt}"`)))
+    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  assert.equal(sample(text, 'kmp_request_duration_seconds_count', { api: 'Produce' }), 7 + answeredByProxy);
+  assert.equal(sample(text, 'kmp_upstream_request_duration_seconds_count', { cluster: 'source', api: 'Produce' }), 4);
+  assert.equal(sample(text, 'kmp_upstream_request_duration_seconds_count', { cluster: 'target', api: 'Produce' }), 3);
+  assert.ok(sample(text, 'kmp_request_duration_seconds_sum', { api: 'Produce' }) > 0);
   assert.match(text, /kmp_upstream_broker_up\{cluster="source",broker="127\.0\.0\.1:19092"\} 1/);
 });
 
