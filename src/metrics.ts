@@ -2,7 +2,6 @@
 // label value, later ones are counted under "__overflow__", so 50k topics cannot blow up a scrape.
 import client from 'prom-client';
 import type { Cluster } from '../routing/cluster.ts';
-import { summarizeRecords } from '../protocol/record-batch.ts';
 import { ApiKey } from '../protocol/messages/index.ts';
 import type { DataPathMetrics } from './proxy/proxy-context.ts';
 import type { SecurityEvents } from './security/events.ts';
@@ -110,7 +109,8 @@ export class ProxyMetrics implements DataPathMetrics {
     return topic;
   }
 
-  producedUpstream(cluster: Cluster, entries: readonly { topic: string; records: Buffer | null }[]): void {
+  /** Entries were forwarded: their batches passed the header check, and recordCount comes from those headers. */
+  producedUpstream(cluster: Cluster, entries: readonly { topic: string; records: Buffer | null; recordCount: number }[]): void {
     let lastTopic: string | null = null;
     for (const e of entries) {
       const labels = { topic: this.topicLabel(e.topic), cluster };
@@ -118,11 +118,7 @@ export class ProxyMetrics implements DataPathMetrics {
       lastTopic = e.topic;
       if (e.records === null || e.records.length === 0) continue;
       this.produceBytes.inc(labels, e.records.length);
-      try {
-        this.produceRecords.inc(labels, summarizeRecords(e.records).recordCount);
-      } catch {
-        // A malformed batch is the broker's to refuse; it is counted as bytes only.
-      }
+      this.produceRecords.inc(labels, e.recordCount);
     }
   }
 

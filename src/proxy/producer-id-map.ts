@@ -20,8 +20,6 @@ export class ProducerIdMap {
   readonly #defaultCluster: Cluster;
   readonly #allocate: AllocatePid;
   readonly #movedBefore: (topic: string) => boolean;
-  /** Client pids handed out by this proxy (issued by the default cluster). */
-  #issued: LRUCache<bigint, true>;
   #mapped: LRUCache<string, Promise<UpstreamProducer>>;
 
   constructor(opts: { defaultCluster: Cluster; allocate: AllocatePid; maxEntries?: number; movedBefore?: (topic: string) => boolean }) {
@@ -29,18 +27,10 @@ export class ProducerIdMap {
     this.#allocate = opts.allocate;
     this.#movedBefore = opts.movedBefore ?? (() => false);
     const max = opts.maxEntries ?? 200_000;
-    this.#issued = new LRUCache({ max });
     this.#mapped = new LRUCache({ max });
   }
 
-  get defaultCluster(): Cluster {
-    return this.#defaultCluster;
-  }
 
-  /** Records a pid that InitProducerId on the default cluster gave to a client. */
-  noteIssued(producerId: bigint): void {
-    this.#issued.set(producerId, true);
-  }
 
   /**
    * The upstream (pid, epoch) for a batch of client pid/epoch going to `cluster` at partition `generation`, or

@@ -27,7 +27,7 @@ export interface ProxyNode {
 }
 
 export interface DataPathMetrics {
-  producedUpstream(cluster: Cluster, entries: readonly { topic: string; records: Buffer | null }[]): void;
+  producedUpstream(cluster: Cluster, entries: readonly { topic: string; records: Buffer | null; recordCount: number }[]): void;
   producedResponse(entries: readonly { topic: string; cluster: Cluster | null; result: { errorCode: number } | null }[]): void;
 }
 

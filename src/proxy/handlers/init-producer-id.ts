@@ -26,7 +26,6 @@ export function initProducerIdHandler(px: ProxyContext): Handler {
     try {
       const conn = await client.anyConnection();
       const res = (await conn.send(ApiKey.InitProducerId, version, req)) as InitProducerIdResponse;
-      if (res.errorCode === 0) px.producerIds.noteIssued(res.producerId);
       answer(res);
     } catch (err) {
       ctx.connection.log.warn({ cluster: px.defaultCluster, err: String(err) }, 'InitProducerId upstream failed');

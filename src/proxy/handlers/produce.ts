@@ -30,6 +30,8 @@ interface Entry {
   result: PartitionResponse | null;
   /** Offsets the records take in the log (lastOffsetDelta + 1 per batch), for the ledger's last offset. */
   offsetSpan: number;
+  /** Records in the batches (from their headers), for metrics. */
+  recordCount: number;
   /** Idempotent batches: the sequence guard's key and the first batch's base sequence. */
   seqKey: string | null;
   baseSequence: number;
@@ -63,7 +65,7 @@ export function produceHandler(px: ProxyContext): Handler {
     const entries: Entry[] = [];
     for (const t of req.topicData) {
       for (const p of t.partitionData) {
-        entries.push({ topic: t.name, partition: p.index, records: p.records, admission: null, cluster: null, result: null, offsetSpan: 0, seqKey: null, baseSequence: -1 });
+        entries.push({ topic: t.name, partition: p.index, records: p.records, admission: null, cluster: null, result: null, offsetSpan: 0, recordCount: 0, seqKey: null, baseSequence: -1 });
       }
     }
 
@@ -212,7 +214,10 @@ async function routeEntry(px: ProxyContext, e: Entry, adm: Ticket): Promise<numb
       fail(px, e, ErrorCode.CORRUPT_MESSAGE, 'no', `malformed record batch: ${(err as Error).message}`);
       return null;
     }
-    for (const b of batches) e.offsetSpan += b.lastOffsetDelta + 1;
+    for (const b of batches) {
+      e.offsetSpan += b.lastOffsetDelta + 1;
+      e.recordCount += b.recordCount;
+    }
     const first = batches[0];
     if (first !== undefined && first.producerId >= 0n) {
       const key = SequenceGuard.key(first.producerId, first.producerEpoch, e.topic, e.partition);
