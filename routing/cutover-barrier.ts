@@ -55,6 +55,7 @@
 
 import type { Cluster } from './cluster.ts';
 import { InvalidTicketError, RouteConflictError } from './errors.ts';
+import { ErrorCode } from '../protocol/kafka-errors.ts';
 
 /** What the upstream said about one partition of one forwarded Produce. */
 export type CompletionOutcome =
@@ -83,7 +84,7 @@ export type RejectionReason =
 /** Answer this partition with `errorCode` and do not forward it. */
 export interface Rejection {
   readonly reject: 'NOT_LEADER_OR_FOLLOWER';
-  readonly errorCode: 6;
+  readonly errorCode: typeof ErrorCode.NOT_LEADER_OR_FOLLOWER;
   readonly reason: RejectionReason;
 }
 
@@ -94,7 +95,7 @@ export function isRejection(admission: Admission): admission is Rejection {
 }
 
 function rejection(reason: RejectionReason): Rejection {
-  return Object.freeze({ reject: 'NOT_LEADER_OR_FOLLOWER', errorCode: 6, reason });
+  return Object.freeze({ reject: 'NOT_LEADER_OR_FOLLOWER', errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, reason });
 }
 const REJECT_HELD_LIMIT = rejection('held-limit');
 const REJECT_FAILED_DRAIN = rejection('failed-drain');
@@ -236,7 +237,7 @@ class PartitionState {
   lastOkAt = NO_TIME;
   lastFailedAt = NO_TIME;
   lastUnknownAt = NO_TIME;
-  lastUnknownCode = 0;
+  lastUnknownCode: number = ErrorCode.NONE;
   /** Per move: a write failed / had an unknown outcome / an admission was rejected over the bound. */
   failedInMove = false;
   inDoubtInMove = false;

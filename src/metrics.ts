@@ -5,26 +5,15 @@ import type { Cluster } from '../routing/cluster.ts';
 import { ApiKey } from '../protocol/messages/index.ts';
 import type { DataPathMetrics } from './proxy/proxy-context.ts';
 import type { SecurityEvents } from './security/events.ts';
+import { ErrorCode, errorName } from '../protocol/kafka-errors.ts';
 
 export const OVERFLOW_TOPIC = '__overflow__';
-
-const ERROR_NAMES: Record<number, string> = {
-  [-1]: 'UNKNOWN_SERVER_ERROR', 2: 'CORRUPT_MESSAGE', 3: 'UNKNOWN_TOPIC_OR_PARTITION', 5: 'LEADER_NOT_AVAILABLE',
-  6: 'NOT_LEADER_OR_FOLLOWER', 7: 'REQUEST_TIMED_OUT', 10: 'MESSAGE_TOO_LARGE', 13: 'NETWORK_EXCEPTION',
-  19: 'NOT_ENOUGH_REPLICAS', 20: 'NOT_ENOUGH_REPLICAS_AFTER_APPEND', 29: 'TOPIC_AUTHORIZATION_FAILED',
-  45: 'OUT_OF_ORDER_SEQUENCE_NUMBER', 47: 'INVALID_PRODUCER_EPOCH', 53: 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
-  56: 'KAFKA_STORAGE_ERROR', 87: 'INVALID_RECORD',
-};
 
 const API_NAMES = new Map<number, string>(Object.entries(ApiKey).map(([name, key]) => [key as number, name]));
 
 /** A bounded label value for an API key: the API's name, or "unknown". */
 export function apiName(apiKey: number): string {
   return API_NAMES.get(apiKey) ?? 'unknown';
-}
-
-export function errorName(code: number): string {
-  return ERROR_NAMES[code] ?? `ERROR_${code}`;
 }
 
 export interface ProxyMetricsOptions {
@@ -124,8 +113,8 @@ export class ProxyMetrics implements DataPathMetrics {
 
   producedResponse(entries: readonly { topic: string; cluster: Cluster | null; result: { errorCode: number } | null }[]): void {
     for (const e of entries) {
-      const code = e.result?.errorCode ?? 0;
-      if (code !== 0) this.produceErrors.inc({ topic: this.topicLabel(e.topic), cluster: e.cluster ?? 'none', error: errorName(code) });
+      const code = e.result?.errorCode ?? ErrorCode.NONE;
+      if (code !== ErrorCode.NONE) this.produceErrors.inc({ topic: this.topicLabel(e.topic), cluster: e.cluster ?? 'none', error: errorName(code) });
     }
   }
 }

@@ -4,6 +4,7 @@
 import type { Cluster } from '../routing/cluster.ts';
 import type { PreflightResult } from '../routing/control-plane.ts';
 import type { ClusterClient } from './upstream/cluster-client.ts';
+import { ErrorCode } from '../protocol/kafka-errors.ts';
 
 export const COMPARED_CONFIGS = [
   'cleanup.policy',
@@ -22,11 +23,11 @@ export function createPreflight(clusters: Record<Cluster, ClusterClient>) {
     const present: string[] = [];
     await Promise.all(topics.map(async (topic) => {
       const [src, dst] = await Promise.all([clusters[from].topic(topic, { refresh: true }), clusters[to].topic(topic, { refresh: true })]);
-      if (dst.errorCode !== 0) {
-        refusals.push(`${topic}: does not exist on ${to} (error ${dst.errorCode}); create it with ${src.errorCode === 0 ? src.partitions.length : 'the same'} partitions first`);
+      if (dst.errorCode !== ErrorCode.NONE) {
+        refusals.push(`${topic}: does not exist on ${to} (error ${dst.errorCode}); create it with ${src.errorCode === ErrorCode.NONE ? src.partitions.length : 'the same'} partitions first`);
         return;
       }
-      if (src.errorCode !== 0) {
+      if (src.errorCode !== ErrorCode.NONE) {
         warnings.push(`${topic}: does not exist on ${from}`);
         return;
       }

@@ -22,6 +22,7 @@ import type { AdminControlPlane } from './admin/control-plane-port.ts';
 import { FileStateStore } from '../routing/file-state-store.ts';
 import type { Cluster } from '../routing/cluster.ts';
 import { createPreflight } from './preflight.ts';
+import { ErrorCode } from '../protocol/kafka-errors.ts';
 
 export interface RunningProxy {
   readonly port: number;
@@ -80,7 +81,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       partitionsOf: async (topic) => {
         for (const c of ['source', 'target'] as const) {
           const meta = await clusters[c].topic(topic).catch(() => null);
-          if (meta && meta.errorCode === 0) return meta.partitions.map((p) => p.partition);
+          if (meta && meta.errorCode === ErrorCode.NONE) return meta.partitions.map((p) => p.partition);
         }
         return 'unknown';
       },

@@ -2,6 +2,7 @@
 // exchange, then stay idle. This is what every real client does first, and it is cheap enough to do a thousand
 // times from one process without a client library's timers and buffers muddying the measurement.
 import net from 'node:net';
+import { ErrorCode } from '../../protocol/kafka-errors.ts';
 
 const API_METADATA = 3;
 const API_VERSIONS = 18;
@@ -66,7 +67,7 @@ export function openIdleConnection(host: string, port: number, topics: readonly 
         if (step === 0) {
           if (correlationId !== 1) return fail(new Error(`ApiVersions: correlation id ${correlationId}`));
           const errorCode = frame.readInt16BE(4);
-          if (errorCode !== 0) return fail(new Error(`ApiVersions: error code ${errorCode}`));
+          if (errorCode !== ErrorCode.NONE) return fail(new Error(`ApiVersions: error code ${errorCode}`));
           step = 1;
           socket.write(request(API_METADATA, 1, 2, clientId, metadataBody(topics)));
         } else if (step === 1) {

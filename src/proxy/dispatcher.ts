@@ -3,7 +3,7 @@
 import { ApiKey } from '../../protocol/messages/index.ts';
 import type { Handler } from './client-connection.ts';
 import { errorResponseFrame } from './error-response.ts';
-import { ErrorCode } from './error-codes.ts';
+import { ErrorCode } from '../../protocol/kafka-errors.ts';
 import type { ProxyContext } from './proxy-context.ts';
 import type { AdvertisedApi } from './api-versions.ts';
 import { apiVersionsHandler } from './handlers/api-versions.ts';

@@ -7,6 +7,7 @@ import type { SaslAuthenticateResponse } from '../../protocol/messages/sasl-auth
 import type { SaslHandshakeResponse } from '../../protocol/messages/sasl-handshake-response.ts';
 import { encodePlainMessage } from './plain.ts';
 import { ScramClient, hashOf, type ScramMechanism } from './scram.ts';
+import { ErrorCode } from '../../protocol/kafka-errors.ts';
 
 export const UPSTREAM_SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
 export type UpstreamSaslMechanism = (typeof UPSTREAM_SASL_MECHANISMS)[number];
@@ -37,13 +38,13 @@ export async function saslLogin(send: Send, versions: ReadonlyMap<number, { min:
     throw new SaslLoginError('the broker does not offer SaslHandshake v1 and SaslAuthenticate (is this a SASL listener?)', null);
   }
   const handshake = (await send(ApiKey.SaslHandshake, 1, { mechanism: cfg.mechanism })) as SaslHandshakeResponse;
-  if (handshake.errorCode !== 0) {
+  if (handshake.errorCode !== ErrorCode.NONE) {
     throw new SaslLoginError(`SaslHandshake ${cfg.mechanism} refused with error ${handshake.errorCode}; the broker offers ${handshake.mechanisms.join(', ') || 'nothing'}`, handshake.errorCode);
   }
   const version = Math.min(authenticateRange.max, 2);
   const round = async (authBytes: Buffer): Promise<SaslAuthenticateResponse> => {
     const res = (await send(ApiKey.SaslAuthenticate, version, { authBytes })) as SaslAuthenticateResponse;
-    if (res.errorCode !== 0) {
+    if (res.errorCode !== ErrorCode.NONE) {
       throw new SaslLoginError(`SASL ${cfg.mechanism} login as "${cfg.username}" failed: error ${res.errorCode}${res.errorMessage ? ` (${res.errorMessage})` : ''}`, res.errorCode);
     }
     return res;

@@ -20,15 +20,10 @@ import type { CredentialStore } from './credentials.ts';
 import type { SecurityEvents } from './events.ts';
 import { PlainSaslError, parsePlainMessage } from './plain.ts';
 import { ScramError, ScramServer, hashOf, type ScramMechanism } from './scram.ts';
+import { ErrorCode } from '../../protocol/kafka-errors.ts';
 
 export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
-
-export const SaslError = {
-  UNSUPPORTED_SASL_MECHANISM: 33,
-  ILLEGAL_SASL_STATE: 34,
-  SASL_AUTHENTICATION_FAILED: 58,
-} as const;
 
 /** The versions kmp serves; advertised on SASL listeners only. */
 export const SASL_APIS = [
@@ -132,35 +127,35 @@ export class SaslServerSession implements ConnectionAuthenticator {
     if (this.#phase === 'authenticated') {
       // Re-authentication (KIP-368) needs SaslAuthenticate, so a v1 handshake, and keeps the mechanism.
       if (version < 1 || this.#handshakeVersion < 1) {
-        return { errorCode: SaslError.ILLEGAL_SASL_STATE, mechanisms: enabled, close: 're-authentication needs SaslHandshake v1' };
+        return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms: enabled, close: 're-authentication needs SaslHandshake v1' };
       }
       if (mechanism !== this.#mechanism) {
         this.#settings.events.refused('unsupported_sasl_mechanism', this.#settings.listener);
-        return { errorCode: SaslError.UNSUPPORTED_SASL_MECHANISM, mechanisms: enabled, close: `re-authentication with ${mechanism} after logging in with ${this.#mechanism}` };
+        return { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms: enabled, close: `re-authentication with ${mechanism} after logging in with ${this.#mechanism}` };
       }
       this.#reauthenticating = true;
     } else if (this.#phase !== 'handshake') {
-      return { errorCode: SaslError.ILLEGAL_SASL_STATE, mechanisms: enabled, close: 'unexpected SaslHandshake' };
+      return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms: enabled, close: 'unexpected SaslHandshake' };
     } else if (!(enabled as string[]).includes(mechanism)) {
       this.#settings.events.refused('unsupported_sasl_mechanism', this.#settings.listener);
-      return { errorCode: SaslError.UNSUPPORTED_SASL_MECHANISM, mechanisms: enabled, close: `SASL mechanism ${mechanism} is not enabled on this listener` };
+      return { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms: enabled, close: `SASL mechanism ${mechanism} is not enabled on this listener` };
     }
     this.#mechanism = mechanism as SaslMechanism;
     this.#handshakeVersion = version;
     this.#phase = 'authenticating';
     this.#scram = null;
-    return { errorCode: 0, mechanisms: enabled };
+    return { errorCode: ErrorCode.NONE, mechanisms: enabled };
   }
 
   /** One SaslAuthenticate round trip (v0-2). */
   async authenticate(authBytes: Buffer, version: number): Promise<AuthenticateOutcome> {
     if (this.#phase !== 'authenticating' || this.#handshakeVersion < 1) {
-      return this.#failure(SaslError.ILLEGAL_SASL_STATE, 'SaslAuthenticate is not expected now (SaslHandshake v1 first)');
+      return this.#failure(ErrorCode.ILLEGAL_SASL_STATE, 'SaslAuthenticate is not expected now (SaslHandshake v1 first)');
     }
     const step = await this.#step(authBytes);
-    if (!step.ok) return this.#failure(SaslError.SASL_AUTHENTICATION_FAILED, step.message);
+    if (!step.ok) return this.#failure(ErrorCode.SASL_AUTHENTICATION_FAILED, step.message);
     const lifetime = step.done && version >= 1 && this.#settings.sessionLifetimeMs > 0 ? BigInt(this.#settings.sessionLifetimeMs) : 0n;
-    return { errorCode: 0, errorMessage: null, authBytes: step.response, sessionLifetimeMs: lifetime };
+    return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: step.response, sessionLifetimeMs: lifetime };
   }
 
   /** A raw token after SaslHandshake v0: answered with a raw token, or the connection closes. */

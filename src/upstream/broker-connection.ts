@@ -13,6 +13,7 @@ import { ApiKey } from '../../protocol/messages/index.ts';
 import type { ApiVersionsResponse } from '../../protocol/messages/api-versions-response.ts';
 import type { RequestBody } from '../../protocol/messages/index.ts';
 import { defaultApiVersionsRequest } from '../../protocol/messages/api-versions-request.ts';
+import { ErrorCode } from '../../protocol/kafka-errors.ts';
 
 export interface VersionRange {
   min: number;
@@ -126,7 +127,7 @@ export class BrokerConnection extends EventEmitter {
       clientSoftwareName: 'kafka-migration-proxy',
       clientSoftwareVersion: '0.1.0',
     })) as ApiVersionsResponse;
-    if (res.errorCode !== 0) {
+    if (res.errorCode !== ErrorCode.NONE) {
       this.close();
       throw new UpstreamError('protocol', `ApiVersions to ${this.host}:${this.port} failed with error ${res.errorCode}`);
     }

@@ -14,6 +14,7 @@ import { defaultDescribeConfigsRequest } from '../../protocol/messages/describe-
 import type { DescribeConfigsResponse } from '../../protocol/messages/describe-configs-response.ts';
 import type { InitProducerIdResponse } from '../../protocol/messages/init-producer-id-response.ts';
 import type { Cluster as ClusterName } from '../../routing/cluster.ts';
+import { ErrorCode } from '../../protocol/kafka-errors.ts';
 
 export interface PartitionMeta {
   partition: number;
@@ -48,7 +49,6 @@ export interface ClusterClientOptions {
 }
 
 const METADATA_VERSION_MAX = 12;
-const UNKNOWN_TOPIC_OR_PARTITION = 3;
 const TOPIC_RESOURCE = 2;
 
 function parseHostPort(s: string): { host: string; port: number } {
@@ -112,7 +112,7 @@ export class ClusterClient {
     let p = this.#inflightMetadata.get(key);
     if (!p) {
       p = this.#metadataRequest([name], opts.allowAutoCreate ?? false)
-        .then((metas) => metas.get(name) ?? { name, errorCode: UNKNOWN_TOPIC_OR_PARTITION, topicId: '', isInternal: false, partitions: [], fetchedAt: Date.now() })
+        .then((metas) => metas.get(name) ?? { name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, topicId: '', isInternal: false, partitions: [], fetchedAt: Date.now() })
         .finally(() => this.#inflightMetadata.delete(key));
       this.#inflightMetadata.set(key, p);
     }
@@ -175,7 +175,7 @@ export class ClusterClient {
       producerId: -1n,
       producerEpoch: -1,
     })) as InitProducerIdResponse;
-    if (res.errorCode !== 0) throw new UpstreamError('protocol', `${this.name}: InitProducerId failed with error ${res.errorCode}`);
+    if (res.errorCode !== ErrorCode.NONE) throw new UpstreamError('protocol', `${this.name}: InitProducerId failed with error ${res.errorCode}`);
     return { producerId: res.producerId, producerEpoch: res.producerEpoch };
   }
 
@@ -189,7 +189,7 @@ export class ClusterClient {
     })) as DescribeConfigsResponse;
     const out = new Map<string, Map<string, string | null>>();
     for (const r of res.results) {
-      if (r.errorCode !== 0) continue;
+      if (r.errorCode !== ErrorCode.NONE) continue;
       out.set(r.resourceName, new Map(r.configs.map((c) => [c.name, c.value])));
     }
     return out;
@@ -230,7 +230,7 @@ export class ClusterClient {
       };
       out.set(t.name, meta);
       // Errors are cached too, but briefly: a topic that is being created should show up soon.
-      this.#topics.set(t.name, meta, meta.errorCode === 0 ? undefined : { ttl: 500 });
+      this.#topics.set(t.name, meta, meta.errorCode === ErrorCode.NONE ? undefined : { ttl: 500 });
     }
     return out;
   }

@@ -8,7 +8,7 @@ import type { ApiVersionsRequest } from '../../../protocol/messages/api-versions
 import type { ApiVersionsResponse } from '../../../protocol/messages/api-versions-response.ts';
 import type { Handler } from '../client-connection.ts';
 import type { AdvertisedApi } from '../api-versions.ts';
-import { ErrorCode } from '../error-codes.ts';
+import { ErrorCode } from '../../../protocol/kafka-errors.ts';
 
 export function apiVersionsHandler(advertised: () => AdvertisedApi[]): Handler {
   return (ctx, respond) => {
@@ -25,7 +25,7 @@ export function apiVersionsHandler(advertised: () => AdvertisedApi[]): Handler {
     const req = decodeRequestBody(ApiKey.ApiVersions, version, new Reader(ctx.frame, ctx.bodyOffset)) as ApiVersionsRequest;
     if (version >= 3) ctx.connection.clientSoftware = { name: req.clientSoftwareName, version: req.clientSoftwareVersion };
     const body = {
-      errorCode: 0,
+      errorCode: ErrorCode.NONE,
       apiKeys: apis,
       throttleTimeMs: 0,
       // No finalized features: without `transaction.version` Java clients stay on transactions v1 (NOTES §d).

@@ -7,7 +7,7 @@ import { encodeResponseFrame } from '../../../protocol/codec.ts';
 import type { FindCoordinatorRequest } from '../../../protocol/messages/find-coordinator-request.ts';
 import type { FindCoordinatorResponse } from '../../../protocol/messages/find-coordinator-response.ts';
 import type { Handler } from '../client-connection.ts';
-import { ErrorCode } from '../error-codes.ts';
+import { ErrorCode } from '../../../protocol/kafka-errors.ts';
 
 const TRANSACTION = 1;
 

@@ -8,7 +8,7 @@ import type { InitProducerIdRequest } from '../../../protocol/messages/init-prod
 import type { InitProducerIdResponse } from '../../../protocol/messages/init-producer-id-response.ts';
 import type { Handler } from '../client-connection.ts';
 import type { ProxyContext } from '../proxy-context.ts';
-import { ErrorCode } from '../error-codes.ts';
+import { ErrorCode } from '../../../protocol/kafka-errors.ts';
 
 export function initProducerIdHandler(px: ProxyContext): Handler {
   return async (ctx, respond) => {
@@ -16,7 +16,7 @@ export function initProducerIdHandler(px: ProxyContext): Handler {
     const req = decodeRequestBody(ApiKey.InitProducerId, version, new Reader(ctx.frame, ctx.bodyOffset)) as InitProducerIdRequest;
     const answer = (body: Partial<InitProducerIdResponse>) =>
       respond.send(encodeResponseFrame(ApiKey.InitProducerId, version, ctx.header.correlationId,
-        { throttleTimeMs: 0, errorCode: 0, producerId: -1n, producerEpoch: -1, ...body } as InitProducerIdResponse));
+        { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: -1n, producerEpoch: -1, ...body } as InitProducerIdResponse));
     if (req.transactionalId !== null) {
       ctx.connection.log.warn({ transactionalId: req.transactionalId }, 'refusing a transactional producer: transactions are not supported yet');
       answer({ errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED });

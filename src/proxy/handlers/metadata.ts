@@ -12,7 +12,7 @@ import type { MetadataResponse } from '../../../protocol/messages/metadata-respo
 import type { Handler } from '../client-connection.ts';
 import type { ProxyContext, ProxyNode } from '../proxy-context.ts';
 import type { TopicMeta } from '../../upstream/cluster-client.ts';
-import { ErrorCode } from '../error-codes.ts';
+import { ErrorCode } from '../../../protocol/kafka-errors.ts';
 
 type TopicResponse = MetadataResponse['topics'][number];
 
@@ -38,7 +38,7 @@ function topicResponse(px: ProxyContext, meta: TopicMeta): TopicResponse {
   return {
     errorCode: meta.errorCode,
     name: meta.name,
-    topicId: meta.errorCode === 0 ? proxyTopicId(meta.name) : '00000000-0000-0000-0000-000000000000',
+    topicId: meta.errorCode === ErrorCode.NONE ? proxyTopicId(meta.name) : '00000000-0000-0000-0000-000000000000',
     isInternal: meta.isInternal,
     partitions: meta.partitions.map((p) => {
       const leader = p.leaderId >= 0 ? leaderNodeFor(px.nodes, meta.name, p.partition) : -1;
@@ -94,7 +94,7 @@ export function metadataHandler(px: ProxyContext): Handler {
       controllerId: px.nodes[0].nodeId,
       topics,
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
-      errorCode: 0,
+      errorCode: ErrorCode.NONE,
     } as unknown as MetadataResponse;
     respond.send(encodeResponseFrame(ApiKey.Metadata, version, ctx.header.correlationId, body));
   };

@@ -16,7 +16,7 @@ import { isRejection, type CompletionOutcome, type Ticket } from '../../../routi
 import type { BrokerConnection } from '../../upstream/broker-connection.ts';
 import { UpstreamError } from '../../upstream/broker-connection.ts';
 import { SequenceGuard } from '../sequence-guard.ts';
-import { ErrorCode, isLeadershipError, isRetriable, mayHaveBeenWritten } from '../error-codes.ts';
+import { ErrorCode, isLeadershipError, isRetriable, mayHaveBeenWritten } from '../../../protocol/kafka-errors.ts';
 
 type PartitionResponse = ProduceResponse['responses'][number]['partitionResponses'][number];
 
@@ -151,7 +151,7 @@ export function produceHandler(px: ProxyContext): Handler {
               // KIP-951 leader hints name upstream brokers, which clients cannot reach: strip them, so the
               // client refreshes Metadata from the proxy instead.
               e.result = { ...pr, currentLeader: { leaderId: -1, leaderEpoch: -1 } } as PartitionResponse;
-              if (pr.errorCode === 0) {
+              if (pr.errorCode === ErrorCode.NONE) {
                 const lastOffset = e.offsetSpan > 0 && pr.baseOffset >= 0n ? pr.baseOffset + BigInt(e.offsetSpan - 1) : undefined;
                 complete(px, e, lastOffset === undefined ? { ok: true, baseOffset: pr.baseOffset } : { ok: true, baseOffset: pr.baseOffset, lastOffset });
               } else {
@@ -185,7 +185,7 @@ export function produceHandler(px: ProxyContext): Handler {
 async function routeEntry(px: ProxyContext, e: Entry, adm: Ticket): Promise<number | null> {
   const client = px.clusters[adm.cluster];
   const meta = await client.topic(e.topic);
-  if (meta.errorCode !== 0) {
+  if (meta.errorCode !== ErrorCode.NONE) {
     fail(px, e, meta.errorCode, 'no', null);
     return null;
   }
