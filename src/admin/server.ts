@@ -1,4 +1,4 @@
-// The admin API (DESIGN §6): HTTP + JSON under /v1, node:http only. See docs/admin-api.md for the reference.
+// The admin API (docs/design.md §6): HTTP + JSON under /v1, node:http only. See docs/admin-api.md for the reference.
 //
 // Order of checks for a request: authentication (401, everything but /healthz and /readyz), the route (404),
 // the method (405), the role (403), then for writes the media type (415), the body (413/400), and finally the

@@ -229,7 +229,7 @@ export function createConfigSchema({ baseDir }: ConfigSchemaOptions) {
       listen: listenAddress,
       advertised: peerAddress,
       nodeId: z.number().int('expected an integer').nonnegative('must be >= 0'),
-      /** Every proxy instance, this one included, when several share the load (DESIGN §2). */
+      /** Every proxy instance, this one included, when several share the load (docs/design.md §2). */
       nodes: z.array(nodeSchema).min(1).optional(),
       maxFrameBytes: positiveInt().max(2 ** 31 - 1).default(100 * MIB),
       /** TLS on the main listener. */

@@ -1,4 +1,4 @@
-// The Kafka error codes the proxy itself produces or reacts to (NOTES §h), by name.
+// The Kafka error codes the proxy itself produces or reacts to (docs/protocol-notes.md §h), by name.
 export const ErrorCode = {
   UNKNOWN_SERVER_ERROR: -1,
   NONE: 0,
@@ -26,14 +26,14 @@ export function isLeadershipError(code: number): boolean {
 }
 
 /**
- * Errors whose batch may nevertheless be in the log (NOTES §c point 4): a cutover must not move the partition
+ * Errors whose batch may nevertheless be in the log (docs/protocol-notes.md §c point 4): a cutover must not move the partition
  * on as if it were not written; the client's retry has to reach the same cluster, where it is de-duplicated.
  */
 export function mayHaveBeenWritten(code: number): boolean {
   return code === ErrorCode.REQUEST_TIMED_OUT || code === ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND || code === ErrorCode.NETWORK_EXCEPTION;
 }
 
-/** Errors a producer retries by itself (Java's RetriableException subclasses, NOTES §h). */
+/** Errors a producer retries by itself (Java's RetriableException subclasses, docs/protocol-notes.md §h). */
 export function isRetriable(code: number): boolean {
   return [2, 3, 5, 6, 7, 13, 15, 16, 19, 20, 56, 74, 75].includes(code);
 }
