@@ -68,6 +68,7 @@ function sameTokenValueTwice(parts: readonly LoadedPart[]): LoadProblem[] {
   const seen = new Set<string>();
   for (const { path: at, value } of parts) {
     if (at.length !== 3 || at[0] !== 'admin' || at[1] !== 'tokens') continue;
+    // A loaded part at admin.tokens.N is that token's schema output with its secret loaded: an AdminToken.
     const { token } = value as AdminToken;
     if (seen.has(token)) problems.push({ path: at, message: 'the same token value is configured twice' });
     seen.add(token);
