@@ -1,4 +1,4 @@
-// CRC-32C (Castagnoli), the checksum of Kafka's magic-2 RecordBatch (NOTES §b), plus the GF(2) algebra that lets
+// CRC-32C (Castagnoli), the checksum of Kafka's magic-2 RecordBatch (docs/protocol-notes.md §b), plus the GF(2) algebra that lets
 // the proxy fix up a batch's CRC after changing a few header bytes without reading the whole batch again.
 //
 // Conventions: every CRC value here is the *finished* CRC (init 0xFFFFFFFF, reflected polynomial 0x82F63B78,

@@ -1,5 +1,5 @@
 // Header-level access to the `records` blob of a Produce request: magic-2 RecordBatch views, CRC checks, and the
-// producer-id rewrite the migration proxy needs. Layout and CRC range: NOTES §b (Kafka DefaultRecordBatch.java).
+// producer-id rewrite the migration proxy needs. Layout and CRC range: docs/protocol-notes.md §b (Kafka DefaultRecordBatch.java).
 // Only the 61-byte batch header is ever read or written; records (possibly compressed) are never decoded.
 
 import { crc32c, crc32cPatch } from './crc32c.ts';
@@ -39,7 +39,7 @@ export const Compression = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as c
 export type CompressionName = keyof typeof Compression | 'unknown';
 const COMPRESSION_NAMES: readonly CompressionName[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd', 'unknown', 'unknown', 'unknown'];
 
-/** Attribute bits (NOTES §b). */
+/** Attribute bits (docs/protocol-notes.md §b). */
 export const BatchAttribute = {
   compressionMask: 0x07,
   timestampType: 0x08,
@@ -260,7 +260,7 @@ export function verifyCrc(view: BatchView): boolean {
 export interface ProducerFields {
   producerId: bigint;
   producerEpoch: number;
-  /** Left unchanged when omitted (the proxy keeps the client's sequences across a flip, NOTES §i.5). */
+  /** Left unchanged when omitted (the proxy keeps the client's sequences across a flip, docs/protocol-notes.md §i.5). */
   baseSequence?: number;
 }
 

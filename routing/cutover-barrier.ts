@@ -1,4 +1,4 @@
-// The cutover barrier (DESIGN §4, NOTES §c "What this means for a flip"): moves the Produce traffic of some
+// The cutover barrier (docs/design.md §4, docs/protocol-notes.md §c "What this means for a flip"): moves the Produce traffic of some
 // topics from one cluster to the other so that no partition ever has writes to both clusters interleaved.
 //
 // ── How the data path uses it, per (topic, partition) of each Produce request ──────────────────────────────────
@@ -8,7 +8,7 @@
 //   if (isRejection(admission)) → answer this partition with admission.errorCode (6, NOT_LEADER_OR_FOLLOWER),
 //                                 do not forward it; the client retries.
 //   else → forward it to admission.cluster, using the upstream producer id of (client pid, admission.cluster,
-//          admission.generation): a new generation means a fresh upstream pid (NOTES §c point 2);
+//          admission.generation): a new generation means a fresh upstream pid (docs/protocol-notes.md §c point 2);
 //          when the upstream answers for this partition:
 //            barrier.complete(admission, { ok: true, baseOffset, lastOffset? })     // error_code 0
 //            barrier.complete(admission, { ok: false, retriable, errorCode, written }) // any error
@@ -41,7 +41,7 @@
 //   window; the exact guard belongs in the data path's pid mapper (under a new generation, forward a client
 //   pid's first batch only if its baseSequence follows the last one acknowledged on the old cluster).
 // 7 writes with an unknown outcome: a batch that may or may not be on the old cluster must be retried there,
-//   under the old producer id, where the broker can deduplicate it (NOTES §c points 4-5). Retried on the new
+//   under the old producer id, where the broker can deduplicate it (docs/protocol-notes.md §c points 4-5). Retried on the new
 //   cluster under a fresh pid it cannot be deduplicated: if the old cluster had written it, it would exist on
 //   both (a cross-cluster duplicate, visible only in the ledger). So by default (inDoubt: 'abort') such a write
 //   — during the drain, or unresolved (no acknowledged write since) within unresolvedWindowMs before the hold —

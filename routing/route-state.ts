@@ -2,7 +2,7 @@
 // the cutover ledger. This is what the state store persists and what a restart restores. The rules (config)
 // say which topics a batch holds; this says where the batch is.
 //
-// Transitions (DESIGN §3):
+// Transitions (docs/design.md §3):
 //   source ──flip──► target ──promote──► promoted
 //   source ◄─rollback── target
 //   source ◄─rollback (force only; recorded as a reconciliation event)── promoted

@@ -1,4 +1,4 @@
-// The routing rules declared in the config file (`routes:` section, DESIGN §7): a default cluster and named
+// The routing rules declared in the config file (`routes:` section, docs/design.md §7): a default cluster and named
 // batches (waves) of exact topic names, prefixes and regular expressions. Rules never say which side a batch is
 // on: that is route *state*, kept in the state store (route-state.ts), so editing the config cannot flip traffic.
 //

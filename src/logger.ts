@@ -4,7 +4,7 @@
 // wherever the program is likely to put them.
 
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
-import type { LogLevel } from './config.ts';
+import type { LogLevel } from './config/index.ts';
 
 export type { Logger };
 

@@ -1,4 +1,4 @@
-// Checks before topics move to another cluster (DESIGN §2, issue "gates"): a topic must exist on the
+// Checks before topics move to another cluster (docs/design.md §2, issue "gates"): a topic must exist on the
 // destination with the same partition count (otherwise keys would land in other partitions: refused), and
 // differences in the configs that change what producers or consumers see are reported as warnings.
 import type { Cluster } from '../routing/cluster.ts';

@@ -2,7 +2,7 @@
 // Data flows one way: listener → client connection → dispatcher → handler → router (switch table + barrier)
 // → upstream cluster client → merge → the connection's ordered response queue.
 import type { Logger } from 'pino';
-import { ConfigError, listenerNodesOf, loadConfig, parseHostPort, proxyNodesOf, type KmpConfig } from './config.ts';
+import { ConfigError, listenerNodesOf, loadConfig, parseHostPort, proxyNodesOf, type KmpConfig } from './config/index.ts';
 import { createLogger } from './logger.ts';
 import { ProxyMetrics, apiName } from './metrics.ts';
 import { ProducerInventory } from './inventory.ts';

@@ -1,6 +1,7 @@
 // CLI: node protocol/generator/generate.ts [--defs DIR] [--out DIR] [--check]
 //
-// Generates protocol/messages/*.ts from Kafka's message JSON definitions. With --check nothing is written: the
+// Generates protocol/messages/*.ts from Kafka's message JSON definitions, vendored in protocol/definitions/ so
+// that a clean clone needs nothing from outside the repository. With --check nothing is written: the
 // command exits with status 1 when a committed file differs from what the definitions produce (or a stale
 // generated file is left over), so CI catches hand edits and forgotten regenerations.
 
@@ -14,7 +15,7 @@ const repoRoot = resolve(dirname(import.meta.filename), '..', '..');
 function main(): number {
   const { values } = parseArgs({
     options: {
-      defs: { type: 'string', default: resolve(repoRoot, '..', 'shared', 'kafka-protocol', 'messages') },
+      defs: { type: 'string', default: join(repoRoot, 'protocol', 'definitions') },
       out: { type: 'string', default: join(repoRoot, 'protocol', 'messages') },
       check: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },

@@ -2,7 +2,7 @@
 // against every configured token without stopping at the first match, so neither the length nor the prefix of
 // a valid token leaks through response timing.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AdminRole, AdminToken } from '../config.ts';
+import type { AdminRole, AdminToken } from '../config/index.ts';
 
 export interface Principal {
   /** The token's name: the `who` of every write in the audit. */

@@ -1,4 +1,4 @@
-// The admin API (DESIGN §6): HTTP + JSON under /v1, node:http only. See docs/admin-api.md for the reference.
+// The admin API (docs/design.md §6): HTTP + JSON under /v1, node:http only. See docs/admin-api.md for the reference.
 //
 // Order of checks for a request: authentication (401, everything but /healthz and /readyz), the route (404),
 // the method (405), the role (403), then for writes the media type (415), the body (413/400), and finally the
@@ -14,8 +14,8 @@ import type { TLSSocket } from 'node:tls';
 import { loadServerSecureContextOptions, type ServerTlsConfig } from '../security/tls.ts';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { AdminRole, AdminToken } from '../config.ts';
-import { parseHostPort } from '../config.ts';
+import type { AdminRole, AdminToken } from '../config/index.ts';
+import { parseHostPort } from '../config/index.ts';
 import { ANONYMOUS_LOOPBACK, TokenAuthenticator, roleAllows, type Principal } from './auth.ts';
 import type { AdminControlPlane, OperationResult, WriteOptions } from './control-plane-port.ts';
 import type { InventoryTopicView } from '../inventory.ts';

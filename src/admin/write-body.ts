@@ -1,4 +1,4 @@
-// The body of every admin write (DESIGN §6). Strict: an unknown field (say `dryrun`) is a 400, not a real flip.
+// The body of every admin write (docs/design.md §6). Strict: an unknown field (say `dryrun`) is a 400, not a real flip.
 import { z } from 'zod';
 
 export const writeBodySchema = z.strictObject({

@@ -1,4 +1,4 @@
-// What the proxy advertises in its own ApiVersions answer (DESIGN §1, NOTES §f): per API, the intersection of
+// What the proxy advertises in its own ApiVersions answer (docs/design.md §1, docs/protocol-notes.md §f): per API, the intersection of
 // what the proxy implements and what *both* clusters support, so any request can be forwarded at the version
 // the client picked, whichever cluster its partitions go to.
 import { ApiKey } from '../../protocol/messages/index.ts';

@@ -1,5 +1,5 @@
 // Producer ids are only valid in the cluster that issued them, and sequence numbers are per (pid, partition).
-// The proxy keeps the client's sequence numbers and maps the client-facing pid per destination (DESIGN §5):
+// The proxy keeps the client's sequence numbers and maps the client-facing pid per destination (docs/design.md §5):
 // - the client-facing pid comes from the default cluster, where it maps to itself (nothing is rewritten on the
 //   common path);
 // - every other (cluster, generation) gets a fresh upstream pid from that cluster. `generation` changes each time

@@ -1,5 +1,5 @@
 // Keeps each idempotent producer's batches in sequence order on their way upstream, which a fresh upstream
-// producer id (NOTES §c point 2) would otherwise not guarantee: a broker accepts *any* first sequence from a
+// producer id (docs/protocol-notes.md §c point 2) would otherwise not guarantee: a broker accepts *any* first sequence from a
 // producer id it has never seen on a partition. After a move, if a later batch of the client reached the new
 // cluster before an earlier one (the earlier one failed on the old cluster and is being retried, or was turned
 // away here), the broker would accept it, the partition would be out of order, and the client's retry of the

@@ -1,4 +1,4 @@
-// SASL/PLAIN (RFC 4616) message parsing, with Kafka's rules (PlainSaslServer, NOTES §g): exactly three
+// SASL/PLAIN (RFC 4616) message parsing, with Kafka's rules (PlainSaslServer, docs/protocol-notes.md §g): exactly three
 // NUL-separated UTF-8 fields `[authzid] NUL authcid NUL passwd`; username and password must not be empty; an
 // authorization id, when given, must equal the username.
 //

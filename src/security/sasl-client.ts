@@ -1,5 +1,5 @@
 // The proxy's own SASL login to an upstream broker (PLAIN or SCRAM with the proxy's credentials for that
-// cluster; a client's SCRAM exchange cannot be replayed upstream, NOTES §g): SaslHandshake v1, then
+// cluster; a client's SCRAM exchange cannot be replayed upstream, docs/protocol-notes.md §g): SaslHandshake v1, then
 // SaslAuthenticate round trips. Used right after ApiVersions on a new connection, and again for KIP-368
 // re-authentication when the broker announced a session lifetime.
 import { ApiKey } from '../../protocol/messages/index.ts';

@@ -1,4 +1,4 @@
-// Client-facing SASL termination for one connection (NOTES §g): the state machine behind SaslHandshake and
+// Client-facing SASL termination for one connection (docs/protocol-notes.md §g): the state machine behind SaslHandshake and
 // SaslAuthenticate, and the gate that refuses every other request until the client has logged in.
 //
 //   awaiting handshake ──SaslHandshake(mech)──► authenticating ──SaslAuthenticate…──► authenticated

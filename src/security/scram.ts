@@ -1,4 +1,4 @@
-// SCRAM (RFC 5802, with the SHA-256 / SHA-512 variants of RFC 7677) as Kafka speaks it (NOTES §g): gs2 header
+// SCRAM (RFC 5802, with the SHA-256 / SHA-512 variants of RFC 7677) as Kafka speaks it (docs/protocol-notes.md §g): gs2 header
 // "n,," only (no channel binding, no authzid other than the user itself), usernames escaped with =2C / =3D,
 // passwords used as their UTF-8 bytes (Kafka applies no SASLprep), at least 4096 iterations.
 //

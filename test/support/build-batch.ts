@@ -1,4 +1,4 @@
-// Test-only encoder for real magic-2 RecordBatches (and legacy magic 0/1 messages), written from NOTES §b
+// Test-only encoder for real magic-2 RecordBatches (and legacy magic 0/1 messages), written from docs/protocol-notes.md §b
 // independently of protocol/record-batch.ts so the tests compare two implementations. CRCs come straight from
 // @node-rs/crc32 rather than protocol/crc32c.ts for the same reason.
 

@@ -68,7 +68,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
   };
   const configFile = path.join(stateDir, 'kmp.json');
   fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'src', 'cli.ts'), 'serve', '--config', configFile], {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'serve', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
   });

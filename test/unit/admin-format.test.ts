@@ -1,7 +1,7 @@
 // Human-readable output: the CLI's tables and the logger's terminal lines.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatTable, formatResolution, formatAudit, formatInventory } from '../../src/admin/format.ts';
+import { formatTable, formatResolution, formatAudit, formatInventory } from '../../src/cli/format.ts';
 import { createLogger, formatHumanLine } from '../../src/logger.ts';
 
 test('formatTable pads every column but the last, without trailing blanks', () => {

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import client from 'prom-client';
-import type { AdminToken } from '../../src/config.ts';
+import type { AdminToken } from '../../src/config/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startAdminServer, isLoopbackHost, type AdminServer, type AdminServerOptions } from '../../src/admin/server.ts';
 import type { AdminControlPlane, OperationResult, RoutesView, WriteOptions } from '../../src/admin/control-plane-port.ts';

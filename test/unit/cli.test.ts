@@ -9,7 +9,7 @@ import { startAdminServer, type AdminServer } from '../../src/admin/server.ts';
 import { createControlPlane, type ControlPlane } from '../../routing/control-plane.ts';
 import { MemoryStateStore } from '../../routing/state-store.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../../src/cli.ts');
+const CLI = path.resolve(import.meta.dirname, '../../src/cli/main.ts');
 const OPS_TOKEN = 'ops-token-0123456789abcdef';
 const VIEWER_TOKEN = 'viewer-token-0123456789abcdef';
 

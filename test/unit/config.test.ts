@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig, parseConfig, parseHostPort, proxyNodesOf } from '../../src/config.ts';
+import { ConfigError, loadConfig, parseConfig, parseHostPort, proxyNodesOf } from '../../src/config/index.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -11,35 +11,47 @@ import { parseMessageSpec, stripJsonComments } from '../../protocol/generator/sc
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
 const generator = join(repoRoot, 'protocol', 'generator', 'generate.ts');
-const defaultDefs = resolve(repoRoot, '..', 'shared', 'kafka-protocol', 'messages');
+/** Vendored in the repository: a missing folder is a broken checkout, so these tests fail rather than skip. */
+const vendoredDefs = join(repoRoot, 'protocol', 'definitions');
 
 function run(args: string[]): { status: number | null; out: string } {
   const r = spawnSync(process.execPath, [generator, ...args], { encoding: 'utf8', cwd: repoRoot });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-test('generated files are up to date (generate --check)', (t) => {
-  const defs = process.env.KMP_KAFKA_DEFS ?? defaultDefs;
-  if (!existsSync(defs)) {
-    t.skip(`definitions folder ${defs} not found (set KMP_KAFKA_DEFS)`);
-    return;
+test('the definitions are vendored, with the Apache Kafka license notice', () => {
+  assert.ok(existsSync(vendoredDefs), `${vendoredDefs} is missing: the generator's input belongs to the repository`);
+  const json = readdirSync(vendoredDefs).filter((f) => f.endsWith('.json'));
+  assert.ok(json.length > 0, `no *.json in ${vendoredDefs}`);
+  assert.match(readFileSync(join(vendoredDefs, 'NOTICE'), 'utf8'), /Apache Kafka[\s\S]*The Apache Software Foundation/);
+  assert.match(readFileSync(join(vendoredDefs, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0/);
+  for (const f of json) {
+    // Verbatim copies keep the ASF header: a file without it was edited or came from elsewhere.
+    assert.match(readFileSync(join(vendoredDefs, f), 'utf8'), /^\/\/ Licensed to the Apache Software Foundation/, f);
   }
-  const r = run(['--defs', defs, '--check']);
+});
+
+test('generated files are up to date (generate --check, default definitions)', (t) => {
+  const r = run(['--check']);
   assert.equal(r.status, 0, r.out);
+  assert.match(r.out, /files up to date/);
   t.diagnostic(r.out.trim());
 });
 
-test('--check fails when a generated file is stale', (t) => {
-  if (!existsSync(defaultDefs)) {
-    t.skip('definitions folder not found');
-    return;
-  }
+test('a missing definitions folder is an error, not a silent pass', () => {
+  const missing = join(tmpdir(), `kmp-no-defs-${process.pid}`);
+  const r = run(['--defs', missing, '--check']);
+  assert.equal(r.status, 2, r.out);
+  assert.match(r.out, /definitions folder not found/);
+});
+
+test('--check fails when a generated file is stale', () => {
   const out = mkdtempSync(join(tmpdir(), 'kmp-gen-'));
   try {
-    assert.equal(run(['--defs', defaultDefs, '--out', out]).status, 0);
-    assert.equal(run(['--defs', defaultDefs, '--out', out, '--check']).status, 0);
+    assert.equal(run(['--defs', vendoredDefs, '--out', out]).status, 0);
+    assert.equal(run(['--defs', vendoredDefs, '--out', out, '--check']).status, 0);
     writeFileSync(join(out, 'produce-request.ts'), '// edited by hand\n');
-    const r = run(['--defs', defaultDefs, '--out', out, '--check']);
+    const r = run(['--defs', vendoredDefs, '--out', out, '--check']);
     assert.equal(r.status, 1);
     assert.match(r.out, /differs: produce-request\.ts/);
   } finally {

@@ -109,7 +109,7 @@ const KafkajsDecoder = loadFunction<KafkajsDecoderClass>('kafkajs/src/protocol/d
 
 // ---------------------------------------------------------------------------------------------------------------
 
-test('header layout constants match NOTES §b', () => {
+test('header layout constants match docs/protocol-notes.md §b', () => {
   assert.deepEqual(BatchOffset, {
     baseOffset: 0,
     batchLength: 8,

@@ -8,7 +8,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { CredentialStore, CredentialsFileError, credentialsEntryYaml } from '../../src/security/credentials.ts';
 import { ScramClient, ScramServer, createScramCredential } from '../../src/security/scram.ts';
-import { parseConfig } from '../../src/config.ts';
+import { parseConfig } from '../../src/config/index.ts';
 
 function entry(hash: 'sha256' | 'sha512', password: string) {
   const c = createScramCredential(hash, password, { iterations: 4096 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, listenerNodesOf } from '../../src/config.ts';
+import { loadConfig, listenerNodesOf } from '../../src/config/index.ts';
 import { credentialsEntryYaml, CredentialStore } from '../../src/security/credentials.ts';
 import { loadServerSecureContextOptions, loadUpstreamTls } from '../../src/security/tls.ts';
 import { createCa, issueCert } from '../support/tls-certs.ts';

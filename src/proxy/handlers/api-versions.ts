@@ -1,4 +1,4 @@
-// ApiVersions is answered by the proxy itself (DESIGN §1). A version the proxy does not know is answered the
+// ApiVersions is answered by the proxy itself (docs/design.md §1). A version the proxy does not know is answered the
 // way Kafka does (KIP-511): a v0 response with UNSUPPORTED_VERSION that lists the ApiVersions range, so the
 // client retries lower.
 import { Reader } from '../../../protocol/reader.ts';
@@ -28,7 +28,7 @@ export function apiVersionsHandler(advertised: () => AdvertisedApi[]): Handler {
       errorCode: ErrorCode.NONE,
       apiKeys: apis,
       throttleTimeMs: 0,
-      // No finalized features: without `transaction.version` Java clients stay on transactions v1 (NOTES §d).
+      // No finalized features: without `transaction.version` Java clients stay on transactions v1 (docs/protocol-notes.md §d).
       supportedFeatures: [],
       finalizedFeaturesEpoch: -1n,
       finalizedFeatures: [],

@@ -1,4 +1,4 @@
-// FindCoordinator is advertised only because librdkafka's LZ4 feature check needs it (NOTES §f). kmp serves
+// FindCoordinator is advertised only because librdkafka's LZ4 feature check needs it (docs/protocol-notes.md §f). kmp serves
 // producers: group coordinators stay on the real clusters, and transactions are not routed yet, so every key
 // is answered with an error that says so.
 import { Reader } from '../../../protocol/reader.ts';

@@ -1,5 +1,5 @@
 // InitProducerId for idempotent producers: forwarded to the default cluster, whose producer id becomes the
-// client-facing one (identity there, so the common path rewrites nothing; DESIGN §5). Transactional producers
+// client-facing one (identity there, so the common path rewrites nothing; docs/design.md §5). Transactional producers
 // are refused with a clear error until transactions are routed.
 import { Reader } from '../../../protocol/reader.ts';
 import { ApiKey, decodeRequestBody } from '../../../protocol/messages/index.ts';

@@ -1,4 +1,4 @@
-// Metadata: the proxy is the cluster (DESIGN §2). Brokers are the proxy instances; every partition's leader is a
+// Metadata: the proxy is the cluster (docs/design.md §2). Brokers are the proxy instances; every partition's leader is a
 // proxy node (a stable hash of topic and partition when there are several); partition counts and errors come
 // from the cluster the topic is routed to. Upstream leader epochs and topic ids differ between clusters, so the
 // proxy sends leader epoch -1 and its own name-derived topic id, which never change on a flip.

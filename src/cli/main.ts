@@ -1,8 +1,8 @@
 // kmp command-line entry point. `kmp serve` runs the proxy; every other command speaks the admin API over HTTP
 // (docs/admin-api.md). Exit codes: 0 success, 1 the API refused or could not be reached, 2 usage error.
 import { parseArgs } from 'node:util';
-import { AdminApiError, AdminClient, AdminUnreachableError, type WriteRequest } from './admin/client.ts';
-import { formatAny, formatAudit, formatInventory, formatLedger, formatOperation, formatResolution, formatRoutes } from './admin/format.ts';
+import { AdminApiError, AdminClient, AdminUnreachableError, type WriteRequest } from './admin-client.ts';
+import { formatAny, formatAudit, formatInventory, formatLedger, formatOperation, formatResolution, formatRoutes } from './format.ts';
 
 const USAGE = `usage: kmp <command> [options]
 
@@ -92,13 +92,13 @@ async function main(argv: readonly string[]): Promise<number> {
     if (values.config === undefined) throw new UsageError('serve needs --config FILE');
     expectArgs(command, args, 0);
     // Loaded only here, so the admin commands start fast and never depend on the data path's modules.
-    const { runServe } = await import('./serve.ts');
+    const { runServe } = await import('../serve.ts');
     return await runServe(values.config);
   }
 
   if (command === 'sasl-credential') {
     const [user] = expectArgs(command, args, 1, 'USER');
-    const { runSaslCredential, CredentialCommandError } = await import('./security/credentials-command.ts');
+    const { runSaslCredential, CredentialCommandError } = await import('../security/credentials-command.ts');
     try {
       return await runSaslCredential({ user, ...(values.mechanism !== undefined ? { mechanism: values.mechanism } : {}), ...(values.iterations !== undefined ? { iterations: values.iterations } : {}) });
     } catch (error) {

@@ -1,7 +1,7 @@
 // Human-readable output of the CLI: aligned tables and short summaries of admin API answers. `--json` bypasses
 // all of this and prints the API's JSON as-is.
 import YAML from 'yaml';
-import type { Page, WireAuditEntry, WireInventoryTopic, WireLedgerEntry, WireOperation, WireResolution, WireRoutes } from './client.ts';
+import type { Page, WireAuditEntry, WireInventoryTopic, WireLedgerEntry, WireOperation, WireResolution, WireRoutes } from './admin-client.ts';
 
 /** Columns padded to their widest cell, two spaces apart; the last column is not padded (no trailing blanks). */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {

@@ -1,8 +1,8 @@
 // The admin API as the CLI sees it: fetch, a bearer token, and errors turned into something to print.
-import type { OperationResult, RoutesView, AuditEntry, LedgerEntry, Resolution } from './control-plane-port.ts';
+import type { OperationResult, RoutesView, AuditEntry, LedgerEntry, Resolution } from '../admin/control-plane-port.ts';
 import type { InventoryTopicView } from '../inventory.ts';
 
-/** A value as it arrives over JSON: bigint offsets are decimal strings (see toJson in http.ts). */
+/** A value as it arrives over JSON: bigint offsets are decimal strings (see toJson in src/admin/http.ts). */
 export type Wire<T> = T extends bigint
   ? string
   : T extends readonly (infer U)[]
