@@ -130,7 +130,7 @@ export function renderMarkdown(
     lines.push('', 'Failed moves:', '');
     for (const m of failedMoves) lines.push(`- #${m.index} ${m.action}: HTTP ${m.status} — \`${(m.error ?? '').slice(0, 400)}\``);
   }
-  lines.push('## Producer-visible latency (ms): around moves vs the rest of the run', '');
+  lines.push('', '## Producer-visible latency (ms): around moves vs the rest of the run', '');
   lines.push(table(
     ['producer', 'unit', 'acked', 'errors', 'rest p50', 'rest p99', 'rest max', 'around moves p50', 'around moves p99', 'around moves max'],
     (Object.entries(latency) as [ProducerKind, { unit: string; baseline: LatencySummary; aroundMoves: LatencySummary }][]).map(([k, l]) => {
