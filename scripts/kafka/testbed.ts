@@ -219,7 +219,7 @@ function addScramUsers(spec: ClusterSpec): void {
 }
 
 /** The broker's properties file; a running broker started from other contents is restarted by startCluster. */
-function renderConfig(spec: ClusterSpec): string {
+export function renderConfig(spec: ClusterSpec): string {
   const dir = clusterDir(spec.name);
   const plaintext = `PLAINTEXT://${spec.host}:${spec.port}`;
   const controller = `CONTROLLER://${spec.host}:${spec.controllerPort}`;
