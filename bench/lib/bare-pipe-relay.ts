@@ -6,7 +6,8 @@
 //
 //   node bench/lib/bare-pipe-relay.ts <listen host:port> <upstream host:port>
 //
-// Prints one line `listening <host>:<port>` on stdout once it accepts connections.
+// Prints one line `listening <host>:<port>` on stdout once it accepts connections; exits on SIGTERM or when its
+// stdin ends.
 import net from 'node:net';
 
 function hostPort(arg: string | undefined, what: string): { host: string; port: number } {
@@ -43,3 +44,6 @@ server.on('error', (err) => {
 });
 server.listen(listen.port, listen.host, () => process.stdout.write(`listening ${listen.host}:${listen.port}\n`));
 process.on('SIGTERM', () => process.exit(0));
+// The bench holds our stdin open: when it ends, the bench is gone (even if it crashed before stopping us), and
+// a leftover relay would keep the advertised port busy for the next run.
+process.stdin.on('end', () => process.exit(0)).on('close', () => process.exit(0)).resume();

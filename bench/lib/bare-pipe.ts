@@ -27,7 +27,7 @@ export async function startBarePipe(): Promise<BarePipe> {
     throw new Error(`the source broker does not answer on its PIPE listener ${host}:${brokerPort} (${String(err)}); it was started ` +
       'from an older config: restart the pair once with `npm run kafka:down && npm run kafka:up`, or run with --pipe=false');
   }
-  const child = spawn(process.execPath, [RELAY, `${host}:${relayPort}`, `${host}:${brokerPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [RELAY, `${host}:${relayPort}`, `${host}:${brokerPort}`], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   await new Promise<void>((resolve, reject) => {
