@@ -42,7 +42,6 @@ const options = {
   'keep-topics': { default: false, help: 'keep the bench topics instead of deleting them afterwards' },
 } as const;
 
-
 function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
