@@ -63,6 +63,9 @@ export const COLORS = {
   red: '#e15759',
   purple: '#b07aa1',
   grey: '#79706e',
+  /** The bare pipe (throughput's physical-limit reference). */
+  pipe: '#76b7b2',
+  pipeLight: '#c2e3e0',
 } as const;
 
 const FONT = 'font-family="Helvetica, Arial, sans-serif"';

@@ -1,31 +1,34 @@
 // Scenario `flip-under-load`: producers write without pause to N topics of one batch (default 10 topics × 6
 // partitions in `wave-1`) while the batch is flipped to the target and rolled back K times through the admin API.
-// Reported: each move's hold time (the API answer's timings), producer-visible latency around the moves vs the
-// rest of the run, producer errors, and — read back from both clusters afterwards — whether every acknowledged
-// record is present exactly once.
+// The headline is the producer-visible pause: per move and per client, the worst latency of records due around the
+// move against that client's own p99 and max over the rest of the run (bench/lib/move-impact.ts), with a flag on
+// a move that added more than 50 ms. Also reported: each move's hold time (the API answer's timings), the partition
+// errors the proxy answered during each move, producer errors, and — read back from both clusters afterwards —
+// whether every acknowledged record is present exactly once (flip-read-back.ts).
 import { up } from '../../scripts/kafka/testbed.ts';
-import { readTopic, type ClusterName } from '../../test/support/kafka.ts';
 import { listOption, parseOptions } from '../lib/args.ts';
 import { scrapeCounters, startBenchProxy } from '../lib/bench-proxy.ts';
 import { watchBrokers } from '../lib/broker-watch.ts';
 import { collectEnvironment, environmentLine } from '../lib/environment.ts';
+import { ADDED_LATENCY_FLAG_MS, baselineOf, impactOf, medianAddedMs, splitByWindows, splitIntervalsByWindows, type MoveWindow, type WindowSplit } from '../lib/move-impact.ts';
 import { memoryOf, type ProcWindow } from '../lib/proc.ts';
 import { log, progress, sleep } from '../lib/progress.ts';
-import { FAIL, PASS, table, writeResults } from '../lib/report.ts';
-import { fmt, median, round, summarize, type LatencySummary } from '../lib/stats.ts';
-import { COLORS, renderChart, type LineSeries } from '../lib/svg-chart.ts';
+import { writeResults } from '../lib/report.ts';
+import { fmt, median, summarize, type LatencySummary } from '../lib/stats.ts';
 import { benchTopic, createTopics, deleteTopics } from '../lib/topics.ts';
 import { startJavaPerf, type JavaPerfResult } from '../clients/java-perf.ts';
 import { startKafkajsLoad, type RunningLoad } from '../clients/kafkajs-load.ts';
-import { idOfPayload, type LoadResult } from '../clients/load-types.ts';
+import type { LoadResult } from '../clients/load-types.ts';
 import { startRdkafkaLoad } from '../clients/rdkafka-load.ts';
+import { PRODUCERS, verify, type ProducerKind, type Verification } from './flip-read-back.ts';
+import { WINDOW_AFTER_S, WINDOW_BEFORE_S, bucketMax, renderMarkdown, renderSvg, type MoveRecord, type ProducerImpact } from './flip-report.ts';
 import type { Scenario } from './scenario.ts';
 
 const options = {
   topics: { default: 10, help: 'topics in the batch (kafkajs and librdkafka write to all of them)' },
   partitions: { default: 6, help: 'partitions per topic' },
-  moves: { default: 6, help: 'moves: flip, rollback, flip, … (a failed move is retried as the same action; an even number ends on the source)' },
-  interval: { default: 2, help: 'seconds between the starts of two moves' },
+  moves: { default: 20, help: 'moves: flip, rollback, flip, … (a failed move is retried as the same action; an even number ends on the source)' },
+  interval: { default: 2, help: 'seconds between the starts of two moves (and never less than 1 s after the previous answer: its error count is taken then)' },
   lead: { default: 2, help: 'seconds of load before the first move' },
   tail: { default: 2, help: 'seconds of load after the last move' },
   size: { default: 1024, help: 'record value size in bytes' },
@@ -39,66 +42,22 @@ const options = {
   'keep-topics': { default: false, help: 'keep the bench topics instead of deleting them afterwards' },
 } as const;
 
-const PRODUCERS = ['kafkajs', 'rdkafka', 'java'] as const;
-type ProducerKind = (typeof PRODUCERS)[number];
-const LABELS: Record<ProducerKind, string> = { kafkajs: 'kafkajs', rdkafka: 'librdkafka', java: 'Java ProducerPerformance' };
-
-/** A move's window for "latency around moves": from just before the API call to a second after its answer. */
-const WINDOW_BEFORE_S = 0.2;
-const WINDOW_AFTER_S = 1;
-
-interface MoveRecord {
-  index: number;
-  action: 'flip' | 'rollback';
-  /** Seconds since the load started. */
-  at: number;
-  /** The admin call's round trip, ms. */
-  apiMs: number;
-  status: number;
-  outcome: string | null;
-  holdMs: number | null;
-  drainMs: number | null;
-  commitMs: number | null;
-  totalMs: number | null;
-  heldRequests: number | null;
-  rejectedRequests: number | null;
-  error: string | null;
-  /** Worst producer-visible latency (ms) of records due in this move's window, per producer. */
-  maxLatencyMs: Partial<Record<ProducerKind, number>>;
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
-interface Verification {
-  producer: ProducerKind;
-  acked: number;
-  failed: number;
-  onSource: number;
-  onTarget: number;
-  /** Acknowledged records found exactly once across both clusters. */
-  exactlyOnce: number;
-  missing: number;
-  duplicated: number;
-  /** Records found whose id this run never sent (should be 0). */
-  unknown: number;
-  /** Failed (unacknowledged) records that nevertheless landed — allowed, reported. */
-  failedButPresent: number;
-  pass: boolean;
-  examples: string[];
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  }));
+/** Counter increases between two scrapes, by label; zero entries left out. */
+function counterDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(after)) {
+    const d = value - (before[key] ?? 0);
+    if (d > 0) out[key] = d;
+  }
   return out;
 }
 
-function num(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+function errorTotal(errors: Record<string, number> | null): number | null {
+  return errors === null ? null : Object.values(errors).reduce((a, b) => a + b, 0);
 }
 
 async function run(argv: readonly string[]): Promise<void> {
@@ -132,6 +91,7 @@ async function run(argv: readonly string[]): Promise<void> {
   let stopLoad = false;
   /** Partition errors the proxy returned to producers, by error name (its kmp_produce_errors_total). */
   let proxyErrors: Record<string, number> = {};
+  const scrapeErrors = (): Promise<Record<string, number> | null> => scrapeCounters(bp.proxy.adminUrl, 'kmp_produce_errors_total', 'error').catch(() => null);
   try {
     const window = bp.sampler.begin();
     const origin = performance.now();
@@ -161,6 +121,7 @@ async function run(argv: readonly string[]): Promise<void> {
       let onTarget = false;
       for (let i = 1; i <= opts.moves; i++) {
         const action: 'flip' | 'rollback' = onTarget ? 'rollback' : 'flip';
+        const errorsBefore = await scrapeErrors();
         const at = elapsed();
         const t = performance.now();
         let move: MoveRecord;
@@ -172,18 +133,24 @@ async function run(argv: readonly string[]): Promise<void> {
             outcome: typeof res.json.outcome === 'string' ? res.json.outcome : null,
             holdMs: num(timings?.holdMs), drainMs: num(timings?.drainMs), commitMs: num(timings?.commitMs), totalMs: num(timings?.totalMs),
             heldRequests: num(res.json.heldRequests), rejectedRequests: num(res.json.rejectedRequests),
-            error: res.status === 200 ? null : JSON.stringify(res.json).slice(0, 300), maxLatencyMs: {},
+            error: res.status === 200 ? null : JSON.stringify(res.json).slice(0, 300), maxLatencyMs: {}, partitionErrors: null,
           };
         } catch (err) {
-          move = { index: i, action, at, apiMs: performance.now() - t, status: 0, outcome: null, holdMs: null, drainMs: null, commitMs: null, totalMs: null, heldRequests: null, rejectedRequests: null, error: String(err), maxLatencyMs: {} };
+          move = { index: i, action, at, apiMs: performance.now() - t, status: 0, outcome: null, holdMs: null, drainMs: null, commitMs: null, totalMs: null, heldRequests: null, rejectedRequests: null, error: String(err), maxLatencyMs: {}, partitionErrors: null };
         }
+        const answeredAt = elapsed();
+        // The move's window runs to WINDOW_AFTER_S after the answer: count the proxy's partition errors up to there.
+        await sleep(Math.max(0, answeredAt + WINDOW_AFTER_S - elapsed()) * 1000);
+        const errorsAfter = await scrapeErrors();
+        move.partitionErrors = errorsBefore === null || errorsAfter === null ? null : counterDelta(errorsBefore, errorsAfter);
         moves.push(move);
         if (move.status === 200) onTarget = action === 'flip';
         lastMove = `${action} #${i} ${move.status === 200 ? `hold ${fmt(move.holdMs, 1)} ms` : `FAILED (${move.status})`}`;
-        log(`move ${i}/${opts.moves}: ${action} → HTTP ${move.status}, hold ${fmt(move.holdMs, 1)} ms, drain ${fmt(move.drainMs, 1)} ms, held ${move.heldRequests ?? '–'}, rejected ${move.rejectedRequests ?? '–'}${move.error ? `: ${move.error}` : ''}`);
+        log(`move ${i}/${opts.moves}: ${action} → HTTP ${move.status}, hold ${fmt(move.holdMs, 1)} ms, drain ${fmt(move.drainMs, 1)} ms, held ${move.heldRequests ?? '–'}, rejected ${move.rejectedRequests ?? '–'}, ` +
+          `partition errors ${errorTotal(move.partitionErrors) ?? '?'}${move.error ? `: ${move.error}` : ''}`);
         // On schedule, but never sooner than half an interval after the previous answer (a slow move must not
         // make the next ones fire back to back).
-        const next = Math.max(opts.lead + i * opts.interval, elapsed() + opts.interval / 2);
+        const next = Math.max(opts.lead + i * opts.interval, answeredAt + opts.interval / 2);
         const wait = next - elapsed();
         if (wait > 0) await sleep(wait * 1000);
       }
@@ -208,31 +175,25 @@ async function run(argv: readonly string[]): Promise<void> {
     if (!opts['keep-topics']) await deleteTopics(['source', 'target'], allTopics);
   }
 
-  // Producer-visible latency: records due in a move's window vs all other records.
-  const windows = moves.map((m) => [m.at - WINDOW_BEFORE_S, m.at + m.apiMs / 1000 + WINDOW_AFTER_S] as const);
-  const inWindow = (t: number): number => windows.findIndex(([a, b]) => t >= a && t <= b);
-  const latency: Partial<Record<ProducerKind, { unit: string; baseline: LatencySummary; aroundMoves: LatencySummary }>> = {};
+  // Producer-visible latency: records due in a move's window vs all other records (the rest of the run).
+  const windows: MoveWindow[] = moves.map((m) => [m.at - WINDOW_BEFORE_S, m.at + m.apiMs / 1000 + WINDOW_AFTER_S]);
+  const splits: Partial<Record<ProducerKind, { unit: string; split: WindowSplit }>> = {};
   for (const [k, r] of Object.entries(results) as ['kafkajs' | 'rdkafka', LoadResult][]) {
-    const base: number[] = [];
-    const around: number[] = [];
-    for (let i = 0; i < r.timeline.at.length; i++) {
-      const w = inWindow(r.timeline.at[i]);
-      const ms = r.timeline.latencyMs[i];
-      if (w === -1) base.push(ms);
-      else {
-        around.push(ms);
-        moves[w].maxLatencyMs[k] = Math.max(moves[w].maxLatencyMs[k] ?? 0, ms);
-      }
-    }
-    latency[k] = { unit: r.latencyUnit, baseline: summarize(base), aroundMoves: summarize(around) };
+    splits[k] = { unit: r.latencyUnit, split: splitByWindows(r.timeline.at, r.timeline.latencyMs, windows) };
   }
-  if (java !== null) {
-    // Java reports per second only (avg/max of the records completed in that second). Its first line also covers
-    // JVM start, metadata and producer id, so it says nothing about a move.
-    for (const iv of java.intervals.slice(1)) {
-      const w = inWindow(iv.at) !== -1 ? inWindow(iv.at) : inWindow(iv.at - 1);
-      if (w !== -1) moves[w].maxLatencyMs.java = Math.max(moves[w].maxLatencyMs.java ?? 0, iv.maxMs);
-    }
+  // Java reports per second only (the max of the records completed in that second); its first line also covers
+  // JVM start, metadata and producer id, so it says nothing about a move and is no baseline either.
+  if (java !== null) splits.java = { unit: '1 s report line (max)', split: splitIntervalsByWindows(java.intervals.slice(1), windows) };
+  const latency: Partial<Record<ProducerKind, { unit: string; baseline: LatencySummary; aroundMoves: LatencySummary }>> = {};
+  const impact: Partial<Record<ProducerKind, ProducerImpact>> = {};
+  for (const [k, { unit, split }] of Object.entries(splits) as [ProducerKind, { unit: string; split: WindowSplit }][]) {
+    if (k !== 'java') latency[k] = { unit, baseline: summarize(split.rest), aroundMoves: summarize(split.around) };
+    const baseline = baselineOf(split.rest);
+    const perMove = split.worstPerWindow.map((worst) => impactOf(worst, baseline));
+    split.worstPerWindow.forEach((worst, i) => {
+      if (worst !== null) moves[i].maxLatencyMs[k] = worst;
+    });
+    impact[k] = { unit, baseline, perMove, medianAddedMs: medianAddedMs(perMove), flagged: perMove.filter((m) => m.flagged).length };
   }
 
   const holds = moves.map((m) => m.holdMs).filter((v): v is number => v !== null);
@@ -247,11 +208,11 @@ async function run(argv: readonly string[]): Promise<void> {
   };
   const settings = { topics: opts.topics, partitions: opts.partitions, moves: opts.moves, intervalSeconds: opts.interval, leadSeconds: opts.lead, tailSeconds: opts.tail, size: opts.size, rates, producers, clients: opts.clients, batch: opts.batch };
   const warning = brokers.restarted();
-  const markdown = (warning ? `${warning}\n\n` : '') + renderMarkdown(startedAt, environmentLine(environment), settings, summary, moves, verification, latency, results, java, proxyWindow, hwm, proxyErrors);
-  const svg = renderSvg(startedAt, settings, moves, results, java);
+  const markdown = (warning ? `${warning}\n\n` : '') + renderMarkdown(startedAt, environmentLine(environment), settings, summary, moves, impact, verification, latency, results, java, proxyWindow, hwm, proxyErrors);
+  const svg = renderSvg(startedAt, settings, moves, impact, results, java);
   const files = writeResults('flip-under-load', startedAt, {
     json: {
-      scenario: 'flip-under-load', startedAt: startedAt.toISOString(), environment, brokerPids: brokers.pids, brokerRestartWarning: warning, settings, summary, moves, verification, latency, proxyErrors,
+      scenario: 'flip-under-load', startedAt: startedAt.toISOString(), environment, brokerPids: brokers.pids, brokerRestartWarning: warning, settings, summary, moves, impact, flagAboveMs: ADDED_LATENCY_FLAG_MS, verification, latency, proxyErrors,
       producers: {
         ...Object.fromEntries(Object.entries(results).map(([k, r]) => [k, { sent: r.sent, acked: r.acked, errors: r.errors, errorSamples: r.errorSamples, recordsPerSec: r.recordsPerSec, latency: r.latency, latencyUnit: r.latencyUnit }])),
         ...(java ? { java: { summaryLine: java.summaryLine, wholeRunLine: java.wholeRunLine, allRecords: java.allRecords, failedSends: java.failedSends, intervals: java.intervals, errorLines: java.errorLines } } : {}),
@@ -265,192 +226,6 @@ async function run(argv: readonly string[]): Promise<void> {
   });
   process.stdout.write(`${markdown}\n`);
   log(`wrote ${files.json}, ${files.markdown}, ${files.svg}`);
-}
-
-async function verify(
-  topics: readonly string[], javaTopic: string, producers: readonly ProducerKind[],
-  results: Partial<Record<'kafkajs' | 'rdkafka', LoadResult>>, java: JavaPerfResult | null, concurrency: number,
-): Promise<Verification[]> {
-  log(`verifying: reading ${topics.length} topics from both clusters`);
-  const jobs = topics.flatMap((topic) => (['source', 'target'] as const).map((cluster) => ({ topic, cluster })));
-  let done = 0;
-  const stop = progress('verify', () => `${done}/${jobs.length} topic reads done`);
-  // id → [count on source, count on target]; java: topic totals only (ProducerPerformance payloads carry no id).
-  const seen = new Map<string, [number, number]>();
-  const javaCounts = { source: 0, target: 0 };
-  try {
-    await mapLimit(jobs, concurrency, async ({ topic, cluster }: { topic: string; cluster: ClusterName }) => {
-      const records = await readTopic(cluster, topic, 120_000);
-      const side = cluster === 'source' ? 0 : 1;
-      if (topic === javaTopic) javaCounts[cluster] += records.length;
-      else {
-        for (const r of records) {
-          const id = idOfPayload(r.value) ?? `?${r.value?.slice(0, 20)}`;
-          let c = seen.get(id);
-          if (c === undefined) seen.set(id, (c = [0, 0]));
-          c[side]++;
-        }
-      }
-      done++;
-    });
-  } finally {
-    stop();
-  }
-  const out: Verification[] = [];
-  for (const [kind, prefix] of [['kafkajs', 'kjs:'], ['rdkafka', 'rdk:']] as const) {
-    const r = results[kind];
-    if (!producers.includes(kind) || r === undefined) continue;
-    const acked = new Set(r.ackedIds);
-    const failed = new Set(r.failedIds);
-    const v: Verification = { producer: kind, acked: acked.size, failed: failed.size, onSource: 0, onTarget: 0, exactlyOnce: 0, missing: 0, duplicated: 0, unknown: 0, failedButPresent: 0, pass: false, examples: [] };
-    // Primers go to every topic with the same id: expect that many copies of those.
-    const expected = new Map<string, number>();
-    for (const id of r.ackedIds) expected.set(id, (expected.get(id) ?? 0) + 1);
-    for (const [id, [src, tgt]] of seen) {
-      if (!id.startsWith(prefix)) continue;
-      v.onSource += src;
-      v.onTarget += tgt;
-      const n = src + tgt;
-      const want = expected.get(id);
-      if (want !== undefined) {
-        if (n === want) v.exactlyOnce += want;
-        else if (n > want) {
-          v.duplicated += n - want;
-          if (v.examples.length < 5) v.examples.push(`${id} ×${n} (source ${src}, target ${tgt})`);
-        }
-      } else if (failed.has(id)) v.failedButPresent += n;
-      else {
-        v.unknown += n;
-        if (v.examples.length < 5) v.examples.push(`unexpected ${id}`);
-      }
-    }
-    for (const [id, want] of expected) {
-      const c = seen.get(id);
-      const n = c === undefined ? 0 : c[0] + c[1];
-      if (n < want) {
-        v.missing += want - n;
-        if (v.examples.length < 5) v.examples.push(`missing ${id}`);
-      }
-    }
-    v.acked = r.ackedIds.length;
-    v.pass = v.missing === 0 && v.duplicated === 0 && v.unknown === 0;
-    out.push(v);
-  }
-  if (producers.includes('java') && java !== null) {
-    const found = javaCounts.source + javaCounts.target;
-    const failedSends = java.failedSends;
-    out.push({
-      producer: 'java', acked: java.allRecords, failed: failedSends, onSource: javaCounts.source, onTarget: javaCounts.target,
-      exactlyOnce: Math.min(found, java.allRecords), missing: Math.max(0, java.allRecords - found), duplicated: failedSends === 0 ? Math.max(0, found - java.allRecords) : 0,
-      unknown: 0, failedButPresent: failedSends > 0 ? Math.max(0, found - java.allRecords) : 0,
-      pass: found === java.allRecords || (failedSends > 0 && found >= java.allRecords),
-      examples: found === java.allRecords ? [] : [`found ${found} records, ProducerPerformance acknowledged ${java.allRecords}`],
-    });
-  }
-  return out;
-}
-
-function renderMarkdown(
-  startedAt: Date, envLine: string,
-  settings: { topics: number; partitions: number; moves: number; intervalSeconds: number; size: number; rates: Record<ProducerKind, number>; producers: readonly ProducerKind[]; batch: string },
-  summary: { moves: number; movesOk: number; holdMedianMs: number; holdMaxMs: number; recordsChecked: number; producerErrors: number; exactlyOnce: boolean },
-  moves: MoveRecord[], verification: Verification[],
-  latency: Partial<Record<ProducerKind, { unit: string; baseline: LatencySummary; aroundMoves: LatencySummary }>>,
-  results: Partial<Record<'kafkajs' | 'rdkafka', LoadResult>>, java: JavaPerfResult | null, proxy: ProcWindow | null, hwm: number,
-  proxyErrors: Record<string, number>,
-): string {
-  const lines: string[] = [];
-  lines.push(`# flip-under-load — ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`, '');
-  lines.push(envLine, '');
-  lines.push(`Batch \`${settings.batch}\`: ${settings.topics} topics × ${settings.partitions} partitions` +
-    `${settings.producers.includes('java') ? ' (+ 1 topic for Java ProducerPerformance)' : ''}, ${settings.size} B records, acks=all, idempotent producers through the proxy: ` +
-    settings.producers.map((p) => `${LABELS[p]} ${settings.rates[p]} rec/s`).join(', ') +
-    `. ${settings.moves} moves (flip, rollback, …; a failed move is followed by the same action again) ${settings.intervalSeconds} s apart through the admin API.`, '');
-  lines.push(table(['', 'result'], [
-    ['moves answered 200', `${summary.movesOk}/${summary.moves} ${summary.movesOk === summary.moves ? PASS : FAIL}`],
-    ['hold time median / max', `${fmt(summary.holdMedianMs, 1)} ms / ${fmt(summary.holdMaxMs, 1)} ms`],
-    ['records read back from both clusters', summary.recordsChecked.toLocaleString('en-US')],
-    ['every acknowledged record present exactly once', summary.exactlyOnce ? `yes ${PASS}` : `no ${FAIL}`],
-    ['producer errors', `${summary.producerErrors} ${summary.producerErrors === 0 ? PASS : FAIL}`],
-  ], ['l', 'l']));
-  lines.push('', '## Moves', '');
-  lines.push(table(
-    ['#', 'action', 'at (s)', 'HTTP', 'hold ms', 'drain ms', 'commit ms', 'API round trip ms', 'held requests', 'rejected', ...settings.producers.map((p) => `max latency ${p} (ms)`)],
-    moves.map((m) => [String(m.index), m.action, fmt(m.at, 1), String(m.status), fmt(m.holdMs, 1), fmt(m.drainMs, 1), fmt(m.commitMs, 1), fmt(m.apiMs, 1),
-      m.heldRequests === null ? '–' : String(m.heldRequests), m.rejectedRequests === null ? '–' : String(m.rejectedRequests),
-      ...settings.producers.map((p) => fmt(m.maxLatencyMs[p], 1))]),
-  ));
-  const failedMoves = moves.filter((m) => m.error !== null);
-  if (failedMoves.length > 0) {
-    lines.push('', 'Failed moves:', '');
-    for (const m of failedMoves) lines.push(`- #${m.index} ${m.action}: HTTP ${m.status} — \`${(m.error ?? '').slice(0, 400)}\``);
-  }
-  lines.push('', `"max latency" = worst producer-visible latency of records due from ${WINDOW_BEFORE_S} s before the API call to ${WINDOW_AFTER_S} s after its answer ` +
-    '(Java: worst of its 1-second report lines overlapping that window, leaving out its first line, which includes JVM start-up).', '');
-  lines.push('## Producer-visible latency (ms): around moves vs the rest of the run', '');
-  lines.push(table(
-    ['producer', 'unit', 'acked', 'errors', 'rest p50', 'rest p99', 'rest max', 'around moves p50', 'around moves p99', 'around moves max'],
-    (Object.entries(latency) as [ProducerKind, { unit: string; baseline: LatencySummary; aroundMoves: LatencySummary }][]).map(([k, l]) => {
-      const r = results[k as 'kafkajs' | 'rdkafka'];
-      return [LABELS[k], l.unit, (r?.acked ?? 0).toLocaleString('en-US'), String(r?.errors ?? 0), fmt(l.baseline.p50), fmt(l.baseline.p99), fmt(l.baseline.max), fmt(l.aroundMoves.p50), fmt(l.aroundMoves.p99), fmt(l.aroundMoves.max)];
-    }),
-  ));
-  if (java) lines.push('', `Java ProducerPerformance: \`${java.wholeRunLine}\``);
-  const errs = [...Object.values(results).flatMap((r) => r?.errorSamples ?? []), ...(java?.errorLines.slice(0, 3) ?? [])];
-  if (errs.length > 0) lines.push('', `Error samples: ${errs.map((e) => `\`${e.slice(0, 160)}\``).join('; ')}`);
-  lines.push('', '## Read-back check', '');
-  lines.push(table(
-    ['producer', 'acknowledged', 'on source', 'on target', 'exactly once', 'missing', 'duplicated', 'unknown', 'failed but present', 'result'],
-    verification.map((v) => [LABELS[v.producer], v.acked.toLocaleString('en-US'), v.onSource.toLocaleString('en-US'), v.onTarget.toLocaleString('en-US'), v.exactlyOnce.toLocaleString('en-US'),
-      String(v.missing), String(v.duplicated), String(v.unknown), String(v.failedButPresent), v.pass ? PASS : `${FAIL} ${v.examples.join('; ')}`]),
-  ));
-  lines.push('', 'kafkajs and librdkafka records carry a unique id in their value and are matched one by one (each producer\'s untimed primer record, ' +
-    'one per topic, included); Java ProducerPerformance payloads carry none, so its topic is checked by count.');
-  const errorList = Object.entries(proxyErrors).filter(([, n]) => n > 0);
-  lines.push('', `Partition errors the proxy answered producers with (they retry them): ${errorList.length === 0 ? 'none' : errorList.map(([e, n]) => `${e} × ${n}`).join(', ')}.`);
-  lines.push('', `Proxy over the load: CPU ${fmt(proxy?.cpuPercent ?? Number.NaN, 0)} % of one core, RSS peak ${fmt(proxy?.rssPeakMiB ?? Number.NaN, 0)} MiB, VmHWM ${fmt(hwm, 0)} MiB.`);
-  return lines.join('\n');
-}
-
-function bucketMax(at: Float64Array, ms: Float64Array, bucketS: number): [number, number][] {
-  const buckets = new Map<number, number>();
-  for (let i = 0; i < at.length; i++) {
-    const b = Math.floor(at[i] / bucketS);
-    buckets.set(b, Math.max(buckets.get(b) ?? 0, ms[i]));
-  }
-  return [...buckets].sort((a, b) => a[0] - b[0]).map(([b, v]) => [round(b * bucketS, 3), round(Math.max(v, 0.1), 2)]);
-}
-
-function renderSvg(startedAt: Date, settings: { topics: number; partitions: number; moves: number; rates: Record<ProducerKind, number> }, moves: MoveRecord[], results: Partial<Record<'kafkajs' | 'rdkafka', LoadResult>>, java: JavaPerfResult | null): string {
-  const series: LineSeries[] = [];
-  if (results.kafkajs) series.push({ name: 'kafkajs (max per 250 ms, per 10 ms tick)', color: COLORS.purple, points: bucketMax(results.kafkajs.timeline.at, results.kafkajs.timeline.latencyMs, 0.25) });
-  if (results.rdkafka) series.push({ name: 'librdkafka (max per 250 ms)', color: COLORS.proxy, points: bucketMax(results.rdkafka.timeline.at, results.rdkafka.timeline.latencyMs, 0.25) });
-  if (java) series.push({ name: 'Java perf (max per 1 s report)', color: COLORS.green, dashed: true, points: java.intervals.map((iv) => [round(iv.at, 2), Math.max(iv.maxMs, 0.1)] as [number, number]) });
-  return renderChart({
-    title: 'kmp flip under load: producer-visible latency and hold times',
-    subtitle: `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC · ${settings.topics} topics × ${settings.partitions} partitions · ${settings.moves} moves · acks=all, idempotent, through the proxy`,
-    columns: 1,
-    panelWidth: 980,
-    panelHeight: 340,
-    panels: [
-      {
-        kind: 'lines', title: 'Latency over time (dashed verticals = moves, with hold time)', xLabel: 'seconds since the load started', yLabel: 'latency, ms (log scale)', scale: 'log', series,
-        markers: moves.map((m) => ({ x: m.at, label: `${m.action} ${m.holdMs === null ? 'failed' : `${fmt(m.holdMs, 1)} ms`}`, color: m.action === 'flip' ? COLORS.direct : COLORS.red })),
-      },
-      {
-        kind: 'bars', title: 'Per move: hold time and worst latency seen by each producer', yLabel: 'ms (log scale)', scale: 'log', decimals: 1,
-        categories: moves.map((m) => `#${m.index} ${m.action}`),
-        series: [
-          { name: 'hold (API timings.holdMs)', color: COLORS.grey, values: moves.map((m) => m.holdMs === null ? null : Math.max(0.01, round(m.holdMs, 2))) },
-          ...(['kafkajs', 'rdkafka', 'java'] as const).filter((p) => moves.some((m) => m.maxLatencyMs[p] !== undefined)).map((p) => ({
-            name: `worst ${LABELS[p].replace(' ProducerPerformance', ' perf')} latency`,
-            color: p === 'kafkajs' ? COLORS.purple : p === 'rdkafka' ? COLORS.proxy : COLORS.green,
-            values: moves.map((m) => (m.maxLatencyMs[p] === undefined ? null : round(m.maxLatencyMs[p] as number, 1))),
-          })),
-        ],
-      },
-    ],
-  });
 }
 
 export const flipUnderLoadScenario: Scenario = {

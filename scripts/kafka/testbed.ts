@@ -9,9 +9,21 @@ import { probeMetadata } from './probe.ts';
 
 export const KAFKA_VERSION = '4.3.1';
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
-export const CACHE_DIR = path.join(REPO_ROOT, '.cache');
+/**
+ * Resolved through symlinks: git worktrees link .cache to the main checkout's, and every checkout must render
+ * the same broker config (log.dirs is in it), or each would see a "changed" config and restart the shared pair.
+ */
+export const CACHE_DIR = realPathOrSelf(path.join(REPO_ROOT, '.cache'));
 export const LIBS_DIR = path.join(CACHE_DIR, 'kafka', KAFKA_VERSION, 'libs');
 export const RUN_DIR = process.env.KMP_KAFKA_RUN_DIR ?? path.join(CACHE_DIR, 'kafka-run');
+
+function realPathOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p; // not created yet (first install): it is created as a plain directory, so this path is its real one
+  }
+}
 
 export type ClusterName = 'source' | 'target';
 
@@ -25,6 +37,12 @@ export interface ClusterSpec {
   heapMb: number;
   /** An extra SASL_SSL listener (SCRAM-SHA-512/256 and PLAIN, test-bed CA) next to the plaintext one. */
   saslSslPort?: number;
+  /**
+   * An extra plaintext listener named PIPE whose advertised address is somewhere else: the bench's bare TCP relay
+   * (`bench/lib/bare-pipe.ts`) listens on `advertisedPort` and forwards to `port`, so clients that bootstrap
+   * through the relay are told to stay on it, with no Kafka parsing in between.
+   */
+  pipe?: { port: number; advertisedPort: number };
 }
 
 function clusterIdOf(label: string): string {
@@ -32,7 +50,8 @@ function clusterIdOf(label: string): string {
 }
 
 export const CLUSTERS: Record<ClusterName, ClusterSpec> = {
-  source: { name: 'source', clusterId: clusterIdOf('kmp-source'), host: '127.0.0.1', port: 19092, controllerPort: 19093, heapMb: 512 },
+  source: { name: 'source', clusterId: clusterIdOf('kmp-source'), host: '127.0.0.1', port: 19092, controllerPort: 19093, heapMb: 512,
+    pipe: { port: 19095, advertisedPort: 19096 } },
   target: { name: 'target', clusterId: clusterIdOf('kmp-target'), host: '127.0.0.1', port: 29092, controllerPort: 29093, heapMb: 512, saslSslPort: 29094 },
 };
 
@@ -57,6 +76,13 @@ const SCRAM_ITERATIONS = 8192;
 export function bootstrapOf(name: ClusterName): string {
   const c = CLUSTERS[name];
   return `${c.host}:${c.port}`;
+}
+
+/** The source's PIPE listener: where the broker listens, and the relay address it advertises there. */
+export function sourcePipeListener(): { host: string; brokerPort: number; relayPort: number } {
+  const { host, pipe } = CLUSTERS.source;
+  if (pipe === undefined) throw new Error('the source cluster has no PIPE listener configured');
+  return { host, brokerPort: pipe.port, relayPort: pipe.advertisedPort };
 }
 
 function log(msg: string): void {
@@ -192,19 +218,25 @@ function addScramUsers(spec: ClusterSpec): void {
   fs.writeFileSync(scramMarker(spec), scramMarkerText());
 }
 
-/** The broker's server.properties; a running broker whose file differs is restarted by startCluster. */
-function renderConfig(spec: ClusterSpec): string {
+/** The broker's properties file; a running broker started from other contents is restarted by startCluster. */
+export function renderConfig(spec: ClusterSpec): string {
   const dir = clusterDir(spec.name);
+  const plaintext = `PLAINTEXT://${spec.host}:${spec.port}`;
+  const controller = `CONTROLLER://${spec.host}:${spec.controllerPort}`;
   const saslSsl = spec.saslSslPort === undefined ? null : `SASL_SSL://${spec.host}:${spec.saslSslPort}`;
+  const pipe = spec.pipe === undefined ? null : { bind: `PIPE://${spec.host}:${spec.pipe.port}`, advertised: `PIPE://${spec.host}:${spec.pipe.advertisedPort}` };
+  const listeners = [plaintext, controller, saslSsl, pipe?.bind].filter((l) => l != null);
+  const advertised = [plaintext, saslSsl, pipe?.advertised].filter((l) => l != null);
+  const protocols = ['PLAINTEXT:PLAINTEXT', 'CONTROLLER:PLAINTEXT', saslSsl ? 'SASL_SSL:SASL_SSL' : null, pipe ? 'PIPE:PLAINTEXT' : null].filter((p) => p != null);
   const props = [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@${spec.host}:${spec.controllerPort}`,
-    `listeners=PLAINTEXT://${spec.host}:${spec.port},CONTROLLER://${spec.host}:${spec.controllerPort}${saslSsl ? `,${saslSsl}` : ''}`,
-    `advertised.listeners=PLAINTEXT://${spec.host}:${spec.port}${saslSsl ? `,${saslSsl}` : ''}`,
+    `listeners=${listeners.join(',')}`,
+    `advertised.listeners=${advertised.join(',')}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${saslSsl ? ',SASL_SSL:SASL_SSL' : ''}`,
+    `listener.security.protocol.map=${protocols.join(',')}`,
     ...(saslSsl ? saslSslProps(spec) : []),
     `log.dirs=${path.join(dir, 'data')}`,
     'num.partitions=1',
@@ -226,11 +258,25 @@ function renderConfig(spec: ClusterSpec): string {
   return props.join('\n') + '\n';
 }
 
+/**
+ * Not `server.properties`: checkouts from before the PIPE listener compare a running broker's server.properties
+ * with their own rendering and restart the shared broker when it differs. Under another name, an older checkout
+ * sees its old file unchanged and leaves the broker alone, so two checkouts cannot restart it back and forth.
+ */
+const CONFIG_FILE_NAME = 'broker.properties';
+
+function configFileOf(name: ClusterName): string {
+  return path.join(clusterDir(name), CONFIG_FILE_NAME);
+}
+
 function writeConfig(spec: ClusterSpec): string {
   const dir = clusterDir(spec.name);
   if (spec.saslSslPort !== undefined) ensureTestbedTls(spec);
-  const file = path.join(dir, 'server.properties');
+  const file = configFileOf(spec.name);
   fs.writeFileSync(file, renderConfig(spec));
+  // An older checkout restarts a running broker whose server.properties differs from its own rendering (it has
+  // other paths in it); with no such file it leaves the broker alone.
+  fs.rmSync(path.join(dir, 'server.properties'), { force: true });
   const log4j = [
     'Configuration:',
     '  name: kmp-testbed',
@@ -305,13 +351,13 @@ export async function startCluster(name: ClusterName, opts: { timeoutMs?: number
   const spec = CLUSTERS[name];
   const started = Date.now();
   const existing = runningPid(name);
-  if (existing !== null && !configChanged(spec)) {
+  if (existing !== null && !configChanged(spec, existing)) {
     await waitForMetadata(spec, existing, opts.timeoutMs ?? 60_000);
     if (spec.saslSslPort !== undefined && !hasScramUsers(spec)) addScramUsers(spec);
     return { name, pid: existing, alreadyRunning: true, readyMs: Date.now() - started };
   }
   if (existing !== null) {
-    // Started from an older server.properties (e.g. before the target had its SASL_SSL listener): restart once.
+    // Started from an older config (e.g. before the source had its PIPE listener): restart once.
     log(`${name}: broker config changed since it was started; restarting it`);
     await stopCluster(name);
   }
@@ -333,12 +379,27 @@ export async function startCluster(name: ClusterName, opts: { timeoutMs?: number
   return { name, pid: child.pid, alreadyRunning: false, readyMs: Date.now() - started };
 }
 
-/** Whether the running broker was started from another server.properties than the one it would get now. */
-function configChanged(spec: ClusterSpec): boolean {
+/**
+ * Whether the running broker was started from another config than the one it would get now: another file
+ * (its command line names the file; an older checkout starts it from server.properties) or other contents.
+ */
+function configChanged(spec: ClusterSpec, pid: number): boolean {
+  const file = configFileOf(spec.name);
+  const startedFrom = commandLineOf(pid)?.find((arg) => arg.endsWith('.properties'));
+  if (startedFrom !== undefined && realPathOrSelf(startedFrom) !== realPathOrSelf(file)) return true;
   try {
-    return fs.readFileSync(path.join(clusterDir(spec.name), 'server.properties'), 'utf8') !== renderConfig(spec);
+    return fs.readFileSync(file, 'utf8') !== renderConfig(spec);
   } catch {
-    return false;
+    return true;
+  }
+}
+
+/** A process's arguments (Linux /proc); null where /proc cannot be read, and then only the file's contents count. */
+function commandLineOf(pid: number): string[] | null {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return null;
   }
 }
 
