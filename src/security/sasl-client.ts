@@ -2,9 +2,8 @@
 // cluster; a client's SCRAM exchange cannot be replayed upstream, docs/protocol-notes.md §g): SaslHandshake v1, then
 // SaslAuthenticate round trips. Used right after ApiVersions on a new connection, and again for KIP-368
 // re-authentication when the broker announced a session lifetime.
-import { ApiKey } from '../../protocol/messages/index.ts';
+import { ApiKey, type RequestBodies, type ResponseBodies } from '../../protocol/messages/index.ts';
 import type { SaslAuthenticateResponse } from '../../protocol/messages/sasl-authenticate-response.ts';
-import type { SaslHandshakeResponse } from '../../protocol/messages/sasl-handshake-response.ts';
 import { encodePlainMessage } from './plain.ts';
 import { ScramClient, hashOf, type ScramMechanism } from './scram.ts';
 import { ErrorCode } from '../../protocol/kafka-errors.ts';
@@ -28,7 +27,8 @@ export class SaslLoginError extends Error {
   }
 }
 
-type Send = (apiKey: number, apiVersion: number, body: unknown) => Promise<unknown>;
+/** BrokerConnection.send, typed by API key. */
+type Send = <K extends ApiKey>(apiKey: K, apiVersion: number, body: RequestBodies[K]) => Promise<ResponseBodies[K]>;
 
 /** Logs in on a connection whose ApiVersions answer is `versions`; resolves with the session lifetime (0 = none). */
 export async function saslLogin(send: Send, versions: ReadonlyMap<number, { min: number; max: number }>, cfg: UpstreamSaslConfig): Promise<{ sessionLifetimeMs: number }> {
@@ -37,13 +37,13 @@ export async function saslLogin(send: Send, versions: ReadonlyMap<number, { min:
   if (authenticateRange === undefined || handshakeRange === undefined || handshakeRange.max < 1) {
     throw new SaslLoginError('the broker does not offer SaslHandshake v1 and SaslAuthenticate (is this a SASL listener?)', null);
   }
-  const handshake = (await send(ApiKey.SaslHandshake, 1, { mechanism: cfg.mechanism })) as SaslHandshakeResponse;
+  const handshake = await send(ApiKey.SaslHandshake, 1, { mechanism: cfg.mechanism });
   if (handshake.errorCode !== ErrorCode.NONE) {
     throw new SaslLoginError(`SaslHandshake ${cfg.mechanism} refused with error ${handshake.errorCode}; the broker offers ${handshake.mechanisms.join(', ') || 'nothing'}`, handshake.errorCode);
   }
   const version = Math.min(authenticateRange.max, 2);
   const round = async (authBytes: Buffer): Promise<SaslAuthenticateResponse> => {
-    const res = (await send(ApiKey.SaslAuthenticate, version, { authBytes })) as SaslAuthenticateResponse;
+    const res = await send(ApiKey.SaslAuthenticate, version, { authBytes });
     if (res.errorCode !== ErrorCode.NONE) {
       throw new SaslLoginError(`SASL ${cfg.mechanism} login as "${cfg.username}" failed: error ${res.errorCode}${res.errorMessage ? ` (${res.errorMessage})` : ''}`, res.errorCode);
     }

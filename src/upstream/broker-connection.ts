@@ -8,10 +8,10 @@ import { EventEmitter } from 'node:events';
 import { SaslLoginError, reauthenticationDelayMs, saslLogin, type UpstreamSaslConfig } from '../security/sasl-client.ts';
 import type { Logger } from 'pino';
 import { FrameReader } from '../../protocol/frame-reader.ts';
-import { decodeResponse, encodeRequestFrame } from '../../protocol/codec.ts';
+import { decodeResponse, encodeRequestFrame, encodeRequestFrameWithBody } from '../../protocol/codec.ts';
 import { ApiKey } from '../../protocol/messages/index.ts';
-import type { ApiVersionsResponse } from '../../protocol/messages/api-versions-response.ts';
-import type { RequestBody } from '../../protocol/messages/index.ts';
+import type { RequestBodies, ResponseBodies } from '../../protocol/messages/index.ts';
+import { RequestDeadlines } from './request-deadlines.ts';
 import { defaultApiVersionsRequest } from '../../protocol/messages/api-versions-request.ts';
 import { ErrorCode } from '../../protocol/kafka-errors.ts';
 
@@ -33,10 +33,18 @@ export class UpstreamError extends Error {
 interface Pending {
   apiKey: number;
   apiVersion: number;
-  resolve: (body: unknown) => void;
+  resolve: (body: never) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  /** performance.now() when written; the deadline is sentAt + timeoutMs. */
   sentAt: number;
+  timeoutMs: number;
+}
+
+export interface SendOptions {
+  /** Overrides the connection's request timeout for this request. */
+  timeoutMs?: number;
+  /** Written even while a KIP-368 re-authentication holds other writes (the SASL requests themselves). */
+  bypassHold?: boolean;
 }
 
 export interface BrokerConnectionOptions {
@@ -68,12 +76,15 @@ export class BrokerConnection extends EventEmitter {
   /** Writes queued during a KIP-368 re-authentication (the broker accepts only SASL requests meanwhile). */
   #held: Buffer[][] | null = null;
   #reauthTimer: NodeJS.Timeout | null = null;
+  /** One coarse timer for every request in flight, instead of a setTimeout per request (undici does the same). */
+  readonly #deadlines: RequestDeadlines;
 
   constructor(opts: BrokerConnectionOptions) {
     super();
     this.host = opts.host;
     this.port = opts.port;
     this.#opts = opts;
+    this.#deadlines = new RequestDeadlines(opts.requestTimeoutMs, () => this.#checkDeadlines());
   }
 
   get isOpen(): boolean {
@@ -122,11 +133,11 @@ export class BrokerConnection extends EventEmitter {
     socket.on('close', () => this.#fail(new UpstreamError('connection', `connection to ${this.host}:${this.port} closed`)));
 
     // ApiVersions v3 is flexible and carries the client software name; every 4.x broker accepts it.
-    const res = (await this.send(ApiKey.ApiVersions, 3, {
+    const res = await this.send(ApiKey.ApiVersions, 3, {
       ...defaultApiVersionsRequest(),
       clientSoftwareName: 'kafka-migration-proxy',
       clientSoftwareVersion: '0.1.0',
-    })) as ApiVersionsResponse;
+    });
     if (res.errorCode !== ErrorCode.NONE) {
       this.close();
       throw new UpstreamError('protocol', `ApiVersions to ${this.host}:${this.port} failed with error ${res.errorCode}`);
@@ -138,7 +149,7 @@ export class BrokerConnection extends EventEmitter {
   /** SASL login (the first one, or a KIP-368 re-authentication with writes held meanwhile). */
   async #login(reauthentication: boolean): Promise<void> {
     const sasl = this.#opts.sasl as UpstreamSaslConfig;
-    const direct = (apiKey: number, apiVersion: number, body: unknown) => this.send(apiKey, apiVersion, body as RequestBody, { bypassHold: true });
+    const direct = <K extends ApiKey>(apiKey: K, apiVersion: number, body: RequestBodies[K]) => this.send(apiKey, apiVersion, body, { bypassHold: true });
     if (reauthentication) this.#held = [];
     let lifetimeMs: number;
     try {
@@ -169,40 +180,86 @@ export class BrokerConnection extends EventEmitter {
     }
   }
 
+  /** Sends one request; resolves with the decoded response body. */
+  send<K extends ApiKey>(apiKey: K, apiVersion: number, body: RequestBodies[K], opts: SendOptions = {}): Promise<ResponseBodies[K]> {
+    const chunks = this.#frame(apiKey, apiVersion, (correlationId) =>
+      encodeRequestFrame({ requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId, clientId: this.#opts.clientId }, body));
+    if (chunks === null) return Promise.reject(this.#notConnected());
+    return this.#write(chunks, apiKey, apiVersion, opts);
+  }
+
   /**
-   * Sends one request. Resolves with the decoded response body, or with null when `expectResponse` is false
-   * (Produce with acks=0: the broker sends nothing back).
+   * Sends a request whose body is already encoded (a client's Produce body forwarded byte for byte); resolves with
+   * the decoded response body.
    */
-  send(apiKey: number, apiVersion: number, body: RequestBody, opts: { expectResponse?: boolean; timeoutMs?: number; bypassHold?: boolean } = {}): Promise<unknown> {
-    const socket = this.#socket;
-    if (!socket || this.#closed) {
-      return Promise.reject(new UpstreamError('connection', `not connected to ${this.host}:${this.port}`));
-    }
+  sendEncoded<K extends ApiKey>(apiKey: K, apiVersion: number, body: Buffer, opts: SendOptions = {}): Promise<ResponseBodies[K]> {
+    const chunks = this.#frame(apiKey, apiVersion, (correlationId) =>
+      encodeRequestFrameWithBody({ requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId, clientId: this.#opts.clientId }, body));
+    if (chunks === null) return Promise.reject(this.#notConnected());
+    return this.#write(chunks, apiKey, apiVersion, opts);
+  }
+
+  /**
+   * Sends a request that gets no answer (Produce with acks=0: the broker sends nothing back). Returns false when
+   * the connection is not open (nothing was written).
+   */
+  sendWithoutResponse<K extends ApiKey>(apiKey: K, apiVersion: number, body: RequestBodies[K] | Buffer): boolean {
+    const header = (correlationId: number) => ({ requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId, clientId: this.#opts.clientId });
+    const chunks = this.#frame(apiKey, apiVersion, (correlationId) =>
+      Buffer.isBuffer(body) ? encodeRequestFrameWithBody(header(correlationId), body) : encodeRequestFrame(header(correlationId), body as RequestBodies[K]));
+    if (chunks === null) return false;
+    this.#writeChunks(chunks, false);
+    return true;
+  }
+
+  #notConnected(): UpstreamError {
+    return new UpstreamError('connection', `not connected to ${this.host}:${this.port}`);
+  }
+
+  /** The encoded frame under the next correlation id, or null when the connection is not open. */
+  #frame(_apiKey: number, _apiVersion: number, encode: (correlationId: number) => Buffer[]): Buffer[] | null {
+    if (!this.#socket || this.#closed) return null;
     const correlationId = this.#nextCorrelationId;
     this.#nextCorrelationId = this.#nextCorrelationId === 0x7fffffff ? 1 : this.#nextCorrelationId + 1;
-    const chunks = encodeRequestFrame(
-      { requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId, clientId: this.#opts.clientId },
-      body,
-    );
-    const expectResponse = opts.expectResponse ?? true;
-    if (this.#held !== null && opts.bypassHold !== true) {
+    this.#lastCorrelationId = correlationId;
+    return encode(correlationId);
+  }
+
+  #lastCorrelationId = 0;
+
+  #write<K extends ApiKey>(chunks: Buffer[], apiKey: K, apiVersion: number, opts: SendOptions): Promise<ResponseBodies[K]> {
+    const correlationId = this.#lastCorrelationId;
+    this.#writeChunks(chunks, opts.bypassHold === true);
+    return new Promise<ResponseBodies[K]>((resolve, reject) => {
+      const timeoutMs = opts.timeoutMs ?? this.#opts.requestTimeoutMs;
+      this.#pending.set(correlationId, { apiKey, apiVersion, resolve: resolve as (body: never) => void, reject, sentAt: performance.now(), timeoutMs });
+      this.#deadlines.armed(timeoutMs);
+    });
+  }
+
+  #writeChunks(chunks: Buffer[], bypassHold: boolean): void {
+    const socket = this.#socket as net.Socket;
+    if (this.#held !== null && !bypassHold) {
       // Re-authenticating: sent, in order, once the new session is up.
       this.#held.push(chunks);
-    } else {
-      // Gathered write: record data stays in the client's buffers.
-      socket.cork();
-      for (const c of chunks) socket.write(c);
-      socket.uncork();
+      return;
     }
-    if (!expectResponse) return Promise.resolve(null);
-    return new Promise((resolve, reject) => {
-      const timeoutMs = opts.timeoutMs ?? this.#opts.requestTimeoutMs;
-      const timer = setTimeout(() => {
-        // After a timeout the outcome is unknown and later responses would be stale: close, like Kafka clients do.
-        this.#fail(new UpstreamError('timeout', `request ${apiKey}v${apiVersion} to ${this.host}:${this.port} timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(correlationId, { apiKey, apiVersion, resolve, reject, timer, sentAt: performance.now() });
-    });
+    // Gathered write: record data stays in the client's buffers.
+    socket.cork();
+    for (const c of chunks) socket.write(c);
+    socket.uncork();
+  }
+
+  /** The coarse timer fired: a request past its deadline fails the connection (its later answers would be stale). */
+  #checkDeadlines(): boolean {
+    const now = performance.now();
+    for (const p of this.#pending.values()) {
+      if (now - p.sentAt >= p.timeoutMs) {
+        this.#fail(new UpstreamError('timeout', `request ${p.apiKey}v${p.apiVersion} to ${this.host}:${this.port} timed out after ${p.timeoutMs} ms`));
+        return false;
+      }
+    }
+    return this.#pending.size > 0;
   }
 
   close(): void {
@@ -218,10 +275,9 @@ export class BrokerConnection extends EventEmitter {
     const p = this.#pending.get(correlationId);
     if (!p) return; // an answer to a request we already gave up on
     this.#pending.delete(correlationId);
-    clearTimeout(p.timer);
     this.#opts.onResponse?.(p.apiKey, (performance.now() - p.sentAt) / 1000);
     try {
-      p.resolve(decodeResponse(frame, p.apiKey, p.apiVersion).body);
+      p.resolve(decodeResponse(frame, p.apiKey, p.apiVersion).body as never);
     } catch (err) {
       p.reject(new UpstreamError('protocol', `undecodable response ${p.apiKey}v${p.apiVersion} from ${this.host}:${this.port}: ${(err as Error).message}`));
     }
@@ -235,10 +291,8 @@ export class BrokerConnection extends EventEmitter {
     this.#held = null;
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const p of pending) {
-      clearTimeout(p.timer);
-      p.reject(err);
-    }
+    this.#deadlines.stop();
+    for (const p of pending) p.reject(err);
     this.emit('closed', err);
   }
 }

@@ -128,7 +128,7 @@ export function produceHandler(px: ProxyContext): Handler {
         continue;
       }
       const upstreamReq = buildUpstreamRequest(req, g.entries);
-      const sent = upstream.send(ApiKey.Produce, version, upstreamReq, { expectResponse: acks !== 0 });
+      const sent: Promise<ProduceResponse | null> = acks === 0 ? Promise.resolve(upstream.sendWithoutResponse(ApiKey.Produce, version, upstreamReq) ? null : Promise.reject(new UpstreamError('connection', 'not connected'))) : upstream.send(ApiKey.Produce, version, upstreamReq);
       px.metrics?.producedUpstream(g.cluster, g.entries);
       sends.push(
         sent.then(
