@@ -22,8 +22,16 @@ export const REGISTRY_PORTS: Record<RegistryName, number> = {
   target: Number(process.env.KMP_TARGET_REGISTRY_PORT ?? 28081),
 };
 
-export function registryUrl(name: RegistryName): string {
-  return `http://127.0.0.1:${REGISTRY_PORTS[name]}/apis/ccompat/v7`;
+/** Another port than the test bed's: tests that need fresh, empty registries start their own. */
+export interface RegistryPlacement {
+  readonly port?: number;
+}
+
+const portOf = (name: RegistryName, at: RegistryPlacement): number => at.port ?? REGISTRY_PORTS[name];
+const runDirOf = (name: RegistryName, at: RegistryPlacement): string => path.join(RUN_DIR, `${name}-${portOf(name, at)}`);
+
+export function registryUrl(name: RegistryName, at: RegistryPlacement = {}): string {
+  return `http://127.0.0.1:${portOf(name, at)}/apis/ccompat/v7`;
 }
 
 const log = (msg: string): void => console.error(`[registry] ${msg}`);
@@ -50,7 +58,7 @@ export function installRegistry(): void {
   log(`installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-const pidFile = (name: RegistryName): string => path.join(RUN_DIR, name, 'pid');
+const pidFile = (name: RegistryName, at: RegistryPlacement): string => path.join(runDirOf(name, at), 'pid');
 
 function isAlive(pid: number): boolean {
   try {
@@ -61,18 +69,18 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function runningPid(name: RegistryName): number | null {
+function runningPid(name: RegistryName, at: RegistryPlacement): number | null {
   try {
-    const pid = Number(fs.readFileSync(pidFile(name), 'utf8').trim());
+    const pid = Number(fs.readFileSync(pidFile(name, at), 'utf8').trim());
     return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : null;
   } catch {
     return null;
   }
 }
 
-export async function isRegistryUp(name: RegistryName): Promise<boolean> {
+export async function isRegistryUp(name: RegistryName, at: RegistryPlacement = {}): Promise<boolean> {
   try {
-    const res = await fetch(`${registryUrl(name)}/subjects`, { signal: AbortSignal.timeout(2_000) });
+    const res = await fetch(`${registryUrl(name, at)}/subjects`, { signal: AbortSignal.timeout(2_000) });
     return res.ok;
   } catch {
     return false;
@@ -88,33 +96,35 @@ export interface StartedRegistry {
 }
 
 /** Starts one registry unless it already answers on its port; resolves when its ccompat API answers. */
-export async function startRegistry(name: RegistryName, timeoutMs = 90_000): Promise<StartedRegistry> {
+export async function startRegistry(name: RegistryName, at: RegistryPlacement = {}, timeoutMs = 120_000): Promise<StartedRegistry> {
   const started = Date.now();
-  if (await isRegistryUp(name)) return { name, url: registryUrl(name), pid: runningPid(name), alreadyRunning: true, readyMs: 0 };
+  const url = registryUrl(name, at);
+  if (await isRegistryUp(name, at)) return { name, url, pid: runningPid(name, at), alreadyRunning: true, readyMs: 0 };
   installRegistry();
-  fs.mkdirSync(path.dirname(pidFile(name)), { recursive: true });
-  const out = fs.openSync(path.join(RUN_DIR, name, 'stdout.log'), 'a');
+  const runDir = runDirOf(name, at);
+  fs.mkdirSync(runDir, { recursive: true });
+  const out = fs.openSync(path.join(runDir, 'stdout.log'), 'a');
   const child = spawn('java', [
     '-Xmx384m',
     '-Dquarkus.http.host=127.0.0.1',
-    `-Dquarkus.http.port=${REGISTRY_PORTS[name]}`,
+    `-Dquarkus.http.port=${portOf(name, at)}`,
     '-jar', runnerJar(),
   ], { cwd: REGISTRY_DIR, detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   if (child.pid === undefined) throw new Error(`could not spawn java for the ${name} registry`);
   child.unref();
-  fs.writeFileSync(pidFile(name), `${child.pid}\n`);
+  fs.writeFileSync(pidFile(name, at), `${child.pid}\n`);
   while (Date.now() - started < timeoutMs) {
-    if (!isAlive(child.pid)) throw new Error(`the ${name} registry exited; see ${path.join(RUN_DIR, name, 'stdout.log')}`);
-    if (await isRegistryUp(name)) return { name, url: registryUrl(name), pid: child.pid, alreadyRunning: false, readyMs: Date.now() - started };
+    if (!isAlive(child.pid)) throw new Error(`the ${name} registry exited; see ${path.join(runDir, 'stdout.log')}`);
+    if (await isRegistryUp(name, at)) return { name, url, pid: child.pid, alreadyRunning: false, readyMs: Date.now() - started };
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`the ${name} registry did not answer within ${timeoutMs} ms`);
 }
 
 /** Stops a registry this test bed started (by its pid file), waiting for it to exit. */
-export async function stopRegistry(name: RegistryName): Promise<boolean> {
-  const pid = runningPid(name);
+export async function stopRegistry(name: RegistryName, at: RegistryPlacement = {}): Promise<boolean> {
+  const pid = runningPid(name, at);
   if (pid === null) return false;
   try {
     process.kill(-pid, 'SIGTERM'); // its own process group (detached)
@@ -123,6 +133,6 @@ export async function stopRegistry(name: RegistryName): Promise<boolean> {
   }
   for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
   if (isAlive(pid)) process.kill(-pid, 'SIGKILL');
-  fs.rmSync(pidFile(name), { force: true });
+  fs.rmSync(pidFile(name, at), { force: true });
   return true;
 }
