@@ -44,3 +44,6 @@ fi
 
 step "Kafka jars (Maven Central)"
 node scripts/kafka/install.ts
+
+step "Apicurio Registry (Maven Central)"
+node scripts/registry/install.ts

@@ -1,23 +1,30 @@
 // The producer inventory: per topic, who writes to it (client id, client software, remote addresses, producer
 // ids, idempotent/transactional, compression) and how much — the read-only first step of any migration. It also
-// samples record values for the Confluent wire format (magic 0 + 4-byte schema id) to show which schema ids a
-// topic carries, so "platform lag" and "schema breakage" can be told apart.
+// collects the schema ids a topic's records carry (Confluent wire format in key and value, and the
+// `__key_schema_id` / `__value_schema_id` headers), so "platform lag" and "schema breakage" can be told apart and
+// the schema gate knows which ids must resolve in the target registry.
 //
-// Cost on the Produce path: header reads only (no record decode) for every batch; a record value is decoded for
-// one batch in `sampleEvery` per topic, and compressed batches are inflated at most `maxInflatesPerSecond` times.
+// Cost on the Produce path: O(batches) header reads of batches the Produce path has already split and checked;
+// no record is read and nothing is decompressed here. One batch in `sampleEvery` per topic is offered to the
+// SchemaSampler, which inflates and reads it asynchronously within its rate and byte budgets (gates/schema-sampler.ts).
 // Memory is bounded by LRU caps on topics, producers per topic and the sets inside.
-import zlib from 'node:zlib';
 import { LRUCache } from 'lru-cache';
-import { iterateBatches, type BatchView } from '../protocol/record-batch.ts';
+import type { BatchView } from '../protocol/record-batch.ts';
 import type { Cluster } from '../routing/cluster.ts';
+import { SchemaSampler, type SamplerStats, type SchemaSamplerOptions } from './gates/schema-sampler.ts';
+import type { ScanResult, SchemaPart } from './gates/schema-refs.ts';
 
 export interface InventoryOptions {
   maxTopics?: number;
   maxProducersPerTopic?: number;
-  /** Decode one batch value in this many per topic. */
+  /** Offer one batch in this many per topic to the schema sampler. Default 50. */
   sampleEvery?: number;
-  /** Bound of decompressions for schema sampling. */
-  maxInflatesPerSecond?: number;
+  /** Budgets of the asynchronous schema sampler (rate, bytes, concurrency). */
+  sampler?: SchemaSamplerOptions;
+  /** Subjects of a schema id in the source registry, when known (filled in by the schema gate's lookups). */
+  subjectsOf?: (id: number) => readonly string[] | undefined;
+  /** A schema id seen for the first time on a topic, so its subjects can be looked up off the hot path. */
+  onNewSchemaId?: (topic: string, id: number) => void;
 }
 
 export interface ProducerIdentity {
@@ -48,9 +55,17 @@ interface ProducerStats {
   bytesPerSec: number;
 }
 
+interface SchemaIdStats {
+  samples: number;
+  parts: Set<SchemaPart>;
+  via: Set<'payload' | 'header'>;
+}
+
 interface TopicStats {
   producers: LRUCache<string, ProducerStats>;
-  schemaIds: Map<number, number>;
+  schemaIds: Map<number, SchemaIdStats>;
+  /** Header GUIDs (magic 1): reported, but the Confluent id API cannot resolve them. */
+  schemaGuids: Map<string, number>;
   nonSchemaValues: number;
   batchesSeen: number;
 }
@@ -76,13 +91,26 @@ export interface InventoryProducerView {
 export interface InventoryTopicView {
   topic: string;
   producers: InventoryProducerView[];
-  /** Confluent schema ids seen in sampled values, with how many samples carried each. */
-  schemaIds: { id: number; samples: number }[];
+  /** Schema ids seen in sampled records: how many records carried each, in key and/or value, and its subjects
+   *  in the source registry (empty until looked up, or when no registry is configured). */
+  schemaIds: InventorySchemaId[];
+  /** Schema GUIDs from `__key_schema_id`/`__value_schema_id` headers (magic 1). */
+  schemaGuids?: { guid: string; samples: number }[];
   /** Sampled values that were not in the Confluent wire format. */
   nonSchemaSamples: number;
 }
 
+/** One schema id of a topic. The fields after `samples` are optional only so older views still parse. */
+export interface InventorySchemaId {
+  id: number;
+  samples: number;
+  parts?: SchemaPart[];
+  via?: ('payload' | 'header')[];
+  subjects?: string[];
+}
+
 const MAX_SET = 32;
+const MAX_SCHEMA_IDS = 64;
 const RATE_HALF_LIFE_MS = 10_000;
 
 function addBounded<T>(set: Set<T>, value: T): void {
@@ -93,23 +121,39 @@ export class ProducerInventory {
   readonly #topics: LRUCache<string, TopicStats>;
   readonly #maxProducers: number;
   readonly #sampleEvery: number;
-  readonly #maxInflates: number;
-  #inflateWindow = { start: 0, count: 0 };
+  readonly #sampler: SchemaSampler;
+  readonly #subjectsOf: (id: number) => readonly string[] | undefined;
+  readonly #onNewSchemaId: ((topic: string, id: number) => void) | undefined;
 
   constructor(opts: InventoryOptions = {}) {
     this.#topics = new LRUCache({ max: opts.maxTopics ?? 10_000 });
     this.#maxProducers = opts.maxProducersPerTopic ?? 100;
-    this.#sampleEvery = opts.sampleEvery ?? 50;
-    this.#maxInflates = opts.maxInflatesPerSecond ?? 20;
+    this.#sampleEvery = Math.max(1, opts.sampleEvery ?? 50);
+    this.#sampler = new SchemaSampler((topic, result) => this.#recordSample(topic, result), opts.sampler);
+    this.#subjectsOf = opts.subjectsOf ?? (() => undefined);
+    this.#onNewSchemaId = opts.onNewSchemaId;
   }
 
-  /** One partition's records of one Produce request, after routing. */
-  observe(who: ProducerIdentity, topic: string, cluster: Cluster, records: Buffer | null, transactionalId: string | null, now = Date.now()): void {
-    let t = this.#topics.get(topic);
-    if (!t) {
-      t = { producers: new LRUCache({ max: this.#maxProducers }), schemaIds: new Map(), nonSchemaValues: 0, batchesSeen: 0 };
-      this.#topics.set(topic, t);
-    }
+  /** The asynchronous sampler's counters (offered, dropped for rate/bytes, unsupported codecs, …). */
+  get samplerStats(): Readonly<SamplerStats> {
+    return this.#sampler.stats;
+  }
+
+  /** Resolves once every queued sample has been read (tests; a gate that wants fresh ids). */
+  samplesSettled(): Promise<void> {
+    return this.#sampler.idle();
+  }
+
+  close(): void {
+    this.#sampler.close();
+  }
+
+  /**
+   * One partition's records of one Produce request, after routing. `batches` are the Produce path's own header
+   * pass over `records` (splitBatches, already checked): no second pass, no record read, O(batches).
+   */
+  observe(who: ProducerIdentity, topic: string, cluster: Cluster, batches: readonly BatchView[], records: Buffer | null, now = Date.now()): void {
+    const t = this.#topic(topic);
     const key = `${who.clientId ?? ''}\u0000${who.softwareName ?? ''}\u0000${who.principal ?? ''}`;
     let p = t.producers.get(key);
     if (!p) {
@@ -123,28 +167,18 @@ export class ProducerInventory {
     }
     addBounded(p.remoteAddresses, who.remoteAddress.replace(/:\d+$/, ''));
     p.clusters.add(cluster);
-    if (transactionalId !== null) p.transactional = true;
     let recs = 0;
     const bytes = records?.length ?? 0;
-    if (records !== null && records.length > 0) {
-      try {
-        for (const b of iterateBatches(records)) {
-          if (!('producerId' in b)) {
-            addBounded(p.compressions, 'legacy');
-            continue;
-          }
-          recs += b.recordCount;
-          addBounded(p.compressions, b.compressionName);
-          if (b.producerId >= 0n) {
-            p.idempotent = true;
-            addBounded(p.producerIds, `${b.producerId}`);
-          }
-          if (b.isTransactional) p.transactional = true;
-          if (t.batchesSeen++ % this.#sampleEvery === 0) this.#sampleSchema(t, b, now);
-        }
-      } catch {
-        // Malformed batches are the broker's to refuse; the inventory counts bytes only.
+    for (const b of batches) {
+      recs += b.recordCount;
+      addBounded(p.compressions, b.compressionName);
+      const producerId = b.producerId;
+      if (producerId >= 0n) {
+        p.idempotent = true;
+        addBounded(p.producerIds, `${producerId}`);
       }
+      if (b.isTransactional) p.transactional = true;
+      if (!b.isControl && t.batchesSeen++ % this.#sampleEvery === 0) this.#sampler.offer(topic, b);
     }
     const dt = Math.max(1, now - p.lastSeen);
     const decay = Math.pow(0.5, dt / RATE_HALF_LIFE_MS);
@@ -156,27 +190,46 @@ export class ProducerInventory {
     p.lastSeen = now;
   }
 
-  #sampleSchema(t: TopicStats, b: BatchView, now: number): void {
-    let payload: Buffer = b.bytes.subarray(61);
-    if (b.compression !== 0) {
-      if (now - this.#inflateWindow.start >= 1000) this.#inflateWindow = { start: now, count: 0 };
-      if (this.#inflateWindow.count >= this.#maxInflates) return;
-      this.#inflateWindow.count++;
-      try {
-        if (b.compressionName === 'gzip') payload = zlib.gunzipSync(payload, { maxOutputLength: 8 * 1024 * 1024 });
-        else if (b.compressionName === 'zstd' && typeof zlib.zstdDecompressSync === 'function') payload = zlib.zstdDecompressSync(payload, { maxOutputLength: 8 * 1024 * 1024 });
-        else return; // lz4 and snappy need libraries the proxy does not carry: not sampled
-      } catch {
-        return;
-      }
+  /** Schema ids seen on these topics (for the schema gate), with the parts (key/value) that carried them. */
+  schemaIdsOf(topics: readonly string[]): Map<string, Map<number, SchemaPart[]>> {
+    const out = new Map<string, Map<number, SchemaPart[]>>();
+    for (const topic of topics) {
+      const t = this.#topics.peek(topic);
+      if (t === undefined || t.schemaIds.size === 0) continue;
+      out.set(topic, new Map([...t.schemaIds].map(([id, s]) => [id, [...s.parts]])));
     }
-    const value = firstRecordValue(payload);
-    if (value === null) return;
-    if (value.length >= 5 && value[0] === 0) {
-      const id = value.readInt32BE(1);
-      if (t.schemaIds.has(id) || t.schemaIds.size < 64) t.schemaIds.set(id, (t.schemaIds.get(id) ?? 0) + 1);
-    } else {
-      t.nonSchemaValues++;
+    return out;
+  }
+
+  #topic(topic: string): TopicStats {
+    let t = this.#topics.get(topic);
+    if (!t) {
+      t = { producers: new LRUCache({ max: this.#maxProducers }), schemaIds: new Map(), schemaGuids: new Map(), nonSchemaValues: 0, batchesSeen: 0 };
+      this.#topics.set(topic, t);
+    }
+    return t;
+  }
+
+  #recordSample(topic: string, result: ScanResult): void {
+    // peek: a sample finishing must not make an idle topic "recently used" in the LRU.
+    const t = this.#topics.peek(topic);
+    if (t === undefined) return;
+    t.nonSchemaValues += result.plainValues;
+    for (const ref of result.refs) {
+      if (ref.id !== null) {
+        let s = t.schemaIds.get(ref.id);
+        if (s === undefined) {
+          if (t.schemaIds.size >= MAX_SCHEMA_IDS) continue;
+          s = { samples: 0, parts: new Set(), via: new Set() };
+          t.schemaIds.set(ref.id, s);
+          this.#onNewSchemaId?.(topic, ref.id);
+        }
+        s.samples++;
+        s.parts.add(ref.part);
+        s.via.add(ref.via);
+      } else if (ref.guid !== null && (t.schemaGuids.has(ref.guid) || t.schemaGuids.size < MAX_SCHEMA_IDS)) {
+        t.schemaGuids.set(ref.guid, (t.schemaGuids.get(ref.guid) ?? 0) + 1);
+      }
     }
   }
 
@@ -202,45 +255,13 @@ export class ProducerInventory {
           firstSeen: new Date(p.firstSeen).toISOString(),
           lastSeen: new Date(p.lastSeen).toISOString(),
         })),
-        schemaIds: [...t.schemaIds].map(([id, samples]) => ({ id, samples })).sort((a, b) => a.id - b.id),
+        schemaIds: [...t.schemaIds]
+          .map(([id, s]) => ({ id, samples: s.samples, parts: [...s.parts].sort(), via: [...s.via].sort(), subjects: [...(this.#subjectsOf(id) ?? [])] }))
+          .sort((a, b) => a.id - b.id),
+        schemaGuids: [...t.schemaGuids].map(([guid, samples]) => ({ guid, samples })).sort((a, b) => a.guid.localeCompare(b.guid)),
         nonSchemaSamples: t.nonSchemaValues,
       });
     }
     return out.sort((a, b) => a.topic.localeCompare(b.topic));
   }
-}
-
-/** Reads the value of the first record in an (uncompressed) records section; null if it cannot. */
-export function firstRecordValue(buf: Buffer): Buffer | null {
-  let o = 0;
-  const varint = (): number | null => {
-    let result = 0;
-    let shift = 0;
-    for (let i = 0; i < 5; i++) {
-      if (o >= buf.length) return null;
-      const byte = buf[o++];
-      result |= (byte & 0x7f) << shift;
-      if ((byte & 0x80) === 0) return (result >>> 1) ^ -(result & 1);
-      shift += 7;
-    }
-    return null;
-  };
-  const skipVarlong = (): boolean => {
-    for (let i = 0; i < 10; i++) {
-      if (o >= buf.length) return false;
-      if ((buf[o++] & 0x80) === 0) return true;
-    }
-    return false;
-  };
-  if (varint() === null) return null; // record length
-  if (o >= buf.length) return null;
-  o++; // attributes
-  if (!skipVarlong()) return null; // timestamp delta
-  if (varint() === null) return null; // offset delta
-  const keyLen = varint();
-  if (keyLen === null) return null;
-  if (keyLen > 0) o += keyLen;
-  const valueLen = varint();
-  if (valueLen === null || valueLen < 0 || o + valueLen > buf.length) return null;
-  return buf.subarray(o, o + valueLen);
 }

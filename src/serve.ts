@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { ConfigError, listenerNodesOf, loadConfig, parseHostPort, proxyNodesOf, type KmpConfig } from './config/index.ts';
 import { createLogger } from './logger.ts';
 import { ProxyMetrics, apiName } from './metrics.ts';
-import { ProducerInventory } from './inventory.ts';
+import { createGates } from './gates/setup.ts';
 import { ClusterClient } from './upstream/cluster-client.ts';
 import { ProducerIdMap } from './proxy/producer-id-map.ts';
 import { SequenceGuard } from './proxy/sequence-guard.ts';
@@ -71,13 +71,21 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     });
   }
 
+  const gates = createGates({
+    registries: {
+      ...(config.clusters.source.schemaRegistry !== undefined ? { source: config.clusters.source.schemaRegistry } : {}),
+      ...(config.clusters.target.schemaRegistry !== undefined ? { target: config.clusters.target.schemaRegistry } : {}),
+    },
+    batches: config.routes.batches,
+    auditFile: `${config.state.file}.prepare-audit.jsonl`,
+  }, clusters, log);
   const controlPlane = await createControlPlane({
     rules: config.routes,
     store: new FileStateStore(config.state.file),
     flipTimeoutMs: config.flip.timeoutMs,
     maxHeldRequests: config.flip.maxHeldRequests,
     hooks: {
-      preflight: createPreflight(clusters),
+      preflight: gates.preflight(createPreflight(clusters)),
       partitionsOf: async (topic) => {
         for (const c of ['source', 'target'] as const) {
           const meta = await clusters[c].topic(topic).catch(() => null);
@@ -123,7 +131,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     defaultCluster,
     acceptsVersion: (apiKey, version) => accepts(advertised(), apiKey, version),
     metrics,
-    inventory: new ProducerInventory(),
+    inventory: gates.inventory,
   };
 
   // Upstream clusters: keep trying in the background; /readyz says when both answered Metadata.
@@ -239,6 +247,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     },
     logger: log,
     inventory: () => px.inventory?.topics() ?? [],
+    gates: gates.bind((topic) => controlPlane.resolve(topic)),
     ...(config.admin.tls !== undefined ? { tls: config.admin.tls } : {}),
   });
 
@@ -273,6 +282,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       await listener.close(graceMs);
       await admin.close();
       await controlPlane.close();
+      gates.close();
       clusters.source.close();
       clusters.target.close();
     },

@@ -21,6 +21,8 @@ import type { AdminControlPlane, OperationResult, WriteOptions } from './control
 import type { InventoryTopicView } from '../inventory.ts';
 import { HttpError, readBody, sendError, sendJson, sendText, toHttpError } from './http.ts';
 import { writeBodySchema } from './write-body.ts';
+import { gateRoutes } from '../gates/admin-routes.ts';
+import type { AdminGates } from '../gates/setup.ts';
 
 /** The part of a prom-client Registry that /metrics needs. */
 export interface MetricsRegistry {
@@ -41,6 +43,8 @@ export interface AdminServerOptions {
   readonly registry: MetricsRegistry;
   /** `GET /v1/inventory`: the producer inventory, per topic (ProducerInventory.topics()). Absent: 404. */
   readonly inventory?: () => readonly InventoryTopicView[];
+  /** `/v1/waves/{wave}/prepare` and `/schemas` (src/gates/admin-routes.ts). Absent: 404. */
+  readonly gates?: AdminGates;
   readonly logger: Logger;
   /** Cap of a request body. Default 64 KiB. */
   readonly maxBodyBytes?: number;
@@ -231,6 +235,7 @@ export function createAdminHandler(options: AdminServerOptions): (req: IncomingM
     { method: 'POST', pattern: new RegExp(`^/v1/topics/${SEGMENT}/flip$`), access: 'operator', write: (ctx, o) => cp.flipTopic(ctx.params[0], o) },
     { method: 'POST', pattern: new RegExp(`^/v1/topics/${SEGMENT}/rollback$`), access: 'operator', write: (ctx, o) => cp.rollbackTopic(ctx.params[0], o) },
     { method: 'POST', pattern: /^\/v1\/rollback-all$/, access: 'operator', write: (_ctx, o) => cp.rollbackAll(o) },
+    ...gateRoutes(options.gates, maxBodyBytes),
   ];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

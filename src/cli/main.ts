@@ -2,6 +2,7 @@
 // (docs/admin-api.md). Exit codes: 0 success, 1 the API refused or could not be reached, 2 usage error.
 import { parseArgs } from 'node:util';
 import { AdminApiError, AdminClient, AdminUnreachableError, type WriteRequest } from './admin-client.ts';
+import { formatGateResult, runGateCommand } from './gates.ts';
 import { formatAny, formatAudit, formatInventory, formatLedger, formatOperation, formatResolution, formatRoutes } from './format.ts';
 
 const USAGE = `usage: kmp <command> [options]
@@ -17,6 +18,9 @@ const USAGE = `usage: kmp <command> [options]
   audit [--limit N]                who changed what, when and why
   ledger [--topic T] [--limit N]   per-partition offsets at every move
   inventory [--topic T]            which producers (client id, software) write to which topics
+  prepare WAVE [--apply] [--replication-factor N]
+                                   what the target lacks for a wave; --apply creates the missing topics
+  schemas WAVE                     the schema gate for a wave: ids in use vs. the target registry
   sasl-credential USER [--mechanism SCRAM-SHA-512,SCRAM-SHA-256] [--iterations N]
                                    print a SASL credentials-file entry; the password is read from stdin
                                    (or $KMP_SASL_PASSWORD), only salted keys are printed
@@ -43,6 +47,8 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   mechanism: { type: 'string' },
   iterations: { type: 'string' },
+  apply: { type: 'boolean' },
+  'replication-factor': { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -62,6 +68,8 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
   rollback: [...WRITE, 'topic', 'all'],
   promote: WRITE,
   'sasl-credential': ['mechanism', 'iterations', 'help'],
+  prepare: [...GLOBAL, 'apply', 'replication-factor', 'reason'],
+  schemas: GLOBAL,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -163,6 +171,14 @@ async function main(argv: readonly string[]): Promise<number> {
       const path = writePath(command, args, values.topic, values.all === true);
       const result = await client.write(path, write);
       print(result, () => formatOperation(result));
+      return 0;
+    }
+    case 'prepare':
+    case 'schemas': {
+      const [wave] = expectArgs(command, args, 1, 'WAVE');
+      const rf = values['replication-factor'];
+      const body = await runGateCommand(client, command, wave, { apply: values.apply === true, ...(rf !== undefined ? { replicationFactor: positiveInt('--replication-factor', rf) } : {}), ...(values.reason !== undefined ? { reason: values.reason } : {}) });
+      print(body, () => formatGateResult(command, body));
       return 0;
     }
     default:

@@ -205,6 +205,33 @@ export function createConfigSchema({ baseDir }: ConfigSchemaOptions) {
   });
   const LIMIT_DEFAULTS = { maxConnections: 10_000, maxConnectionsPerAddress: 1_000, idleTimeoutMs: 600_000, saslHandshakeTimeoutMs: 10_000, maxInflightRequestsPerConnection: 64 };
 
+  // The cluster's Schema Registry (Confluent REST API, e.g. Apicurio's /apis/ccompat/v7): the schema gate checks
+  // that every schema id in use resolves the same way in the target registry (src/gates/schema-gate.ts).
+  const schemaRegistrySchema = withReferences(
+    z.strictObject({
+      url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+      username: z.string().min(1).optional(),
+      password: z.string().optional(),
+      passwordEnv: z.string().optional(),
+      passwordFile: z.string().optional(),
+      /** Bearer token instead of basic auth. */
+      token: z.string().optional(),
+      tokenEnv: z.string().optional(),
+      tokenFile: z.string().optional(),
+      timeoutMs: positiveInt().default(10_000),
+    }),
+    (value, ctx) => {
+      const bearerToken = secretReference('token', value, ctx, { required: false, baseDir });
+      const password = value.username !== undefined ? secretReference('password', value, ctx, { required: true, baseDir }) : undefined;
+      return {
+        url: value.url.replace(/\/+$/, ''),
+        timeoutMs: value.timeoutMs,
+        ...(value.username !== undefined && password !== undefined ? { username: value.username, password } : {}),
+        ...(bearerToken !== undefined ? { bearerToken } : {}),
+      };
+    },
+  );
+
   const clusterSchema = z.strictObject({
     bootstrap: z.array(peerAddress).min(1, 'at least one host:port'),
     requestTimeoutMs: positiveInt().default(30_000),
@@ -213,6 +240,7 @@ export function createConfigSchema({ baseDir }: ConfigSchemaOptions) {
     connectionsPerBroker: positiveInt().max(64).default(4),
     tls: tlsSchema.optional(),
     sasl: saslSchema.optional(),
+    schemaRegistry: schemaRegistrySchema.optional(),
   });
 
   const nodeSchema = z.strictObject({

@@ -12,6 +12,8 @@ import { defaultInitProducerIdRequest } from '../../protocol/messages/init-produ
 import { defaultMetadataRequest } from '../../protocol/messages/metadata-request.ts';
 import { defaultDescribeConfigsRequest } from '../../protocol/messages/describe-configs-request.ts';
 import type { DescribeConfigsResponse } from '../../protocol/messages/describe-configs-response.ts';
+import { defaultCreateTopicsRequest } from '../../protocol/messages/create-topics-request.ts';
+import type { CreateTopicsResponse } from '../../protocol/messages/create-topics-response.ts';
 import type { InitProducerIdResponse } from '../../protocol/messages/init-producer-id-response.ts';
 import type { Cluster as ClusterName } from '../../routing/cluster.ts';
 import { ErrorCode } from '../../protocol/kafka-errors.ts';
@@ -193,6 +195,29 @@ export class ClusterClient {
       out.set(r.resourceName, new Map(r.configs.map((c) => [c.name, c.value])));
     }
     return out;
+  }
+
+  /**
+   * CreateTopics (any KRaft broker forwards it to the controller). Per topic: error code and message, 0 when
+   * created. `replicationFactor` -1 means the broker's default. The metadata cache learns of the topics on refresh.
+   */
+  async createTopics(
+    topics: readonly { name: string; numPartitions: number; replicationFactor: number; configs: Readonly<Record<string, string>> }[],
+    opts: { validateOnly?: boolean; timeoutMs?: number } = {},
+  ): Promise<{ name: string; errorCode: number; errorMessage: string | null }[]> {
+    const conn = await this.anyConnection();
+    const version = Math.min(conn.versions.get(ApiKey.CreateTopics)?.max ?? 4, 7);
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const res = (await conn.send(ApiKey.CreateTopics, version, {
+      ...defaultCreateTopicsRequest(),
+      timeoutMs,
+      validateOnly: opts.validateOnly ?? false,
+      topics: topics.map((t) => ({
+        name: t.name, numPartitions: t.numPartitions, replicationFactor: t.replicationFactor, assignments: [],
+        configs: Object.entries(t.configs).map(([name, value]) => ({ name, value })),
+      })),
+    }, { timeoutMs: timeoutMs + 5_000 })) as CreateTopicsResponse;
+    return res.topics.map((t) => ({ name: t.name, errorCode: t.errorCode, errorMessage: t.errorMessage }));
   }
 
   close(): void {

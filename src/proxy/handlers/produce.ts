@@ -12,6 +12,7 @@ import type { ProduceResponse } from '../../../protocol/messages/produce-respons
 import type { Cluster } from '../../../routing/cluster.ts';
 import type { Handler } from '../client-connection.ts';
 import type { ProxyContext } from '../proxy-context.ts';
+import type { ProducerIdentity } from '../../inventory.ts';
 import { isRejection, type CompletionOutcome, type Ticket } from '../../../routing/cutover-barrier.ts';
 import type { BrokerConnection } from '../../upstream/broker-connection.ts';
 import { UpstreamError } from '../../upstream/broker-connection.ts';
@@ -96,10 +97,9 @@ export function produceHandler(px: ProxyContext): Handler {
       }
       e.admission = adm;
       e.cluster = adm.cluster;
-      if (who) px.inventory!.observe(who, e.topic, adm.cluster, e.records, req.transactionalId);
       let route: number | null;
       try {
-        route = await routeEntry(px, e, adm);
+        route = await routeEntry(px, e, adm, who);
       } catch (err) {
         // The routed cluster could not be asked (e.g. unreachable while its metadata expired): a retriable error
         // for this partition, and its ticket is settled so a cutover never waits for it.
@@ -182,7 +182,7 @@ export function produceHandler(px: ProxyContext): Handler {
 }
 
 /** Upstream leader id for an admitted entry (and its producer id mapped), or null when it already failed. */
-async function routeEntry(px: ProxyContext, e: Entry, adm: Ticket): Promise<number | null> {
+async function routeEntry(px: ProxyContext, e: Entry, adm: Ticket, who: ProducerIdentity | undefined): Promise<number | null> {
   const client = px.clusters[adm.cluster];
   const meta = await client.topic(e.topic);
   if (meta.errorCode !== ErrorCode.NONE) {
@@ -218,6 +218,7 @@ async function routeEntry(px: ProxyContext, e: Entry, adm: Ticket): Promise<numb
       e.offsetSpan += b.lastOffsetDelta + 1;
       e.recordCount += b.recordCount;
     }
+    if (px.inventory && who) px.inventory.observe(who, e.topic, adm.cluster, batches, e.records);
     const first = batches[0];
     if (first !== undefined && first.producerId >= 0n) {
       const key = SequenceGuard.key(first.producerId, first.producerEpoch, e.topic, e.partition);
