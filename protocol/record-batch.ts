@@ -244,6 +244,27 @@ export function splitBatches(records: Buffer): Array<BatchView | LegacyMessageSe
   return Array.from(iterateBatches(records));
 }
 
+/**
+ * The Produce path's one pass over a partition's records: the headers of every batch, after checking the whole blob.
+ * Returns 'legacy' when an entry is a magic 0/1 message set, or the reason when the blob is malformed; never throws
+ * for bad input (a loop, not the generator above: this runs for every partition of every Produce).
+ */
+export function readBatchHeaders(records: Buffer): BatchView[] | 'legacy' | string {
+  const out: BatchView[] = [];
+  let offset = 0;
+  try {
+    while (offset < records.length) {
+      const length = entryLength(records, offset);
+      if (records.readInt8(offset + MAGIC_OFFSET) !== 2) return 'legacy';
+      out.push(new BatchView(records, offset));
+      offset += length;
+    }
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  return out;
+}
+
 /** CRC-32C over [21, 12 + batchLength), computed now. */
 export function computeCrc(view: BatchView): number {
   return crc32c(view.buffer, view.offset + CRC_START, view.offset + view.byteLength);

@@ -14,7 +14,7 @@ import type { ClientConnection } from './proxy/client-connection.ts';
 import { ConnectionLimiter } from './security/connection-limiter.ts';
 import { createSaslAuthenticator, createUpstreamSecurity, type SaslAuthenticatorFactory } from './security/setup.ts';
 import { createDispatcher } from './proxy/dispatcher.ts';
-import { accepts, advertisedApis } from './proxy/api-versions.ts';
+import { ApiVersionTable } from './proxy/api-versions.ts';
 import type { ProxyContext } from './proxy/proxy-context.ts';
 import { startAdminServer, type AdminServer } from './admin/server.ts';
 import { createControlPlane, type ControlPlane, type OperationResult } from '../routing/control-plane.ts';
@@ -114,7 +114,11 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     movedBefore: (topic) => movedBefore.has(topic),
   });
 
-  const advertised = () => advertisedApis([clusters.source.versions, clusters.target.versions]);
+  const apiVersions = new ApiVersionTable(
+    () => [clusters.source.versions, clusters.target.versions],
+    () => clusters.source.versionsGeneration + clusters.target.versionsGeneration,
+  );
+  const advertised = () => apiVersions.advertised;
   const px: ProxyContext = {
     log,
     clusters,
@@ -129,7 +133,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     nodes: proxyNodesOf(config),
     clusterId: proxyClusterId(config),
     defaultCluster,
-    acceptsVersion: (apiKey, version) => accepts(advertised(), apiKey, version),
+    apiVersions,
     metrics,
     inventory: gates.inventory,
   };

@@ -70,3 +70,41 @@ export function accepts(apis: readonly AdvertisedApi[], apiKey: number, version:
   const floor = PROXY_APIS.find((p) => p.apiKey === apiKey)?.acceptFrom ?? a.minVersion;
   return version >= floor && version <= a.maxVersion;
 }
+
+/**
+ * The advertised table, computed once per change of what the clusters support (not on every request): ApiVersions
+ * answers with `advertised`, and every handler checks a request's version with `accepts` (two Map reads).
+ */
+export class ApiVersionTable {
+  readonly #sources: () => (Map<number, VersionRange> | null)[];
+  readonly #generation: () => number;
+  #seen = -1;
+  #advertised: AdvertisedApi[] = [];
+  #accepted = new Map<number, { from: number; to: number }>();
+
+  /** `generation` changes whenever any source's ranges change (ClusterClient.versionsGeneration summed). */
+  constructor(sources: () => (Map<number, VersionRange> | null)[], generation: () => number) {
+    this.#sources = sources;
+    this.#generation = generation;
+  }
+
+  get advertised(): AdvertisedApi[] {
+    this.#refresh();
+    return this.#advertised;
+  }
+
+  /** Whether the proxy accepts a request at this version (not merely advertises it). */
+  accepts(apiKey: number, version: number): boolean {
+    this.#refresh();
+    const r = this.#accepted.get(apiKey);
+    return r !== undefined && version >= r.from && version <= r.to;
+  }
+
+  #refresh(): void {
+    const g = this.#generation();
+    if (g === this.#seen) return;
+    this.#seen = g;
+    this.#advertised = advertisedApis(this.#sources());
+    this.#accepted = new Map(this.#advertised.map((a) => [a.apiKey, { from: PROXY_APIS.find((p) => p.apiKey === a.apiKey)?.acceptFrom ?? a.minVersion, to: a.maxVersion }]));
+  }
+}

@@ -21,7 +21,7 @@ const TRANSACTION_APIS = new Set<number>([ApiKey.AddPartitionsToTxn, ApiKey.AddO
 export function createDispatcher(px: ProxyContext, advertised: () => AdvertisedApi[]): (apiKey: number) => Handler {
   const versionChecked = (apiKey: number, handler: Handler): Handler => (ctx, respond) => {
     const v = ctx.header.requestApiVersion;
-    if (!px.acceptsVersion(apiKey, v)) {
+    if (!px.apiVersions.accepts(apiKey, v)) {
       respond.close(`${API_NAMES.get(apiKey) ?? apiKey} v${v} is not supported by the proxy`);
       return;
     }

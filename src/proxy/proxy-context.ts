@@ -7,6 +7,8 @@ import type { ClusterClient } from '../upstream/cluster-client.ts';
 import type { ProducerIdMap } from './producer-id-map.ts';
 import type { SequenceGuard } from './sequence-guard.ts';
 import type { ProducerInventory } from '../inventory.ts';
+import type { ApiVersionTable } from './api-versions.ts';
+import type { ProduceConcern } from './produce/produce-session.ts';
 
 /**
  * The data path's view of routing (the cutover barrier plus the switch table): where a partition's next batch
@@ -43,7 +45,10 @@ export interface ProxyContext {
   /** The proxy's own, stable cluster id (never the source's or target's). */
   clusterId: string;
   defaultCluster: Cluster;
-  acceptsVersion(apiKey: number, version: number): boolean;
+  /** What the proxy advertises and accepts, recomputed only when a cluster's versions change. */
+  apiVersions: ApiVersionTable;
+  /** Concerns of the Produce path beyond routing (see produce/produce-session.ts). */
+  produceConcerns?: readonly ProduceConcern[];
   metrics?: DataPathMetrics;
   inventory?: ProducerInventory;
 }

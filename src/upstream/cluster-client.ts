@@ -1,5 +1,5 @@
-// The proxy's client for one upstream cluster (source or target): bootstrap, a metadata cache, one shared
-// connection per broker, reconnect with backoff. Everything here is per cluster, so broker ids and topic
+// The proxy's client for one upstream cluster (source or target): bootstrap, a metadata cache, a small pool of
+// connections per broker, reconnect with backoff. Everything here is per cluster, so broker ids and topic
 // metadata of the two clusters never mix.
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
@@ -76,6 +76,9 @@ export class ClusterClient {
   #versions: Map<number, VersionRange> | null = null;
   #clusterId: string | null = null;
   #ready = false;
+  /** Open pooled connections by pool key, for the synchronous lookup on the hot path. */
+  #open = new Map<string, BrokerConnection>();
+  #versionsGeneration = 0;
 
   constructor(opts: ClusterClientOptions) {
     this.name = opts.name;
@@ -93,6 +96,11 @@ export class ClusterClient {
     return this.#clusterId;
   }
 
+  /** Changes whenever `versions` changes (the advertised API table is recomputed then, not per request). */
+  get versionsGeneration(): number {
+    return this.#versionsGeneration;
+  }
+
   /** API version ranges supported by this cluster (intersection over the brokers we talked to). */
   get versions(): Map<number, VersionRange> | null {
     return this.#versions;
@@ -102,6 +110,11 @@ export class ClusterClient {
   async start(): Promise<void> {
     await this.#metadataRequest(null);
     this.#ready = true;
+  }
+
+  /** Cached topic metadata, or undefined on a miss (the hot path's synchronous lookup; see topic()). */
+  cachedTopic(name: string): TopicMeta | undefined {
+    return this.#topics.get(name);
   }
 
   /** Cached topic metadata, fetched (and de-duplicated across callers) on a miss. */
@@ -146,6 +159,15 @@ export class ClusterClient {
     const addr = this.#brokers.get(nodeId);
     if (!addr) return Promise.reject(new UpstreamError('connection', `${this.name}: unknown broker id ${nodeId}`));
     return this.#connectionTo(addr.host, addr.port, lane % this.#lanes);
+  }
+
+  /** The pooled connection `connection(nodeId, lane)` would give, if it is open now; null otherwise (then ask connection()). */
+  liveConnection(nodeId: number, lane = 0): BrokerConnection | null {
+    const addr = this.#brokers.get(nodeId);
+    if (!addr) return null;
+    const l = lane % this.#lanes;
+    const c = this.#open.get(l === 0 ? `${addr.host}:${addr.port}` : `${addr.host}:${addr.port}#${l}`);
+    return c !== undefined && c.isOpen ? c : null;
   }
 
   /** Any live broker connection (bootstrap if none), for cluster-wide requests such as InitProducerId. */
@@ -289,12 +311,14 @@ export class ClusterClient {
       () => {
         this.#backoffUntil.delete(address);
         this.#mergeVersions(conn.versions);
+        this.#open.set(key, conn);
         const live = (this.#liveLanes.get(address) ?? 0) + 1;
         this.#liveLanes.set(address, live);
         this.#log.info({ broker: address, lane }, 'upstream connection established');
         if (live === 1) this.#opts.onBrokerState?.(this.name, address, true);
         conn.once('closed', (err: Error) => {
           if (this.#connections.get(key) === p) this.#connections.delete(key);
+          if (this.#open.get(key) === conn) this.#open.delete(key);
           const left = (this.#liveLanes.get(address) ?? 1) - 1;
           this.#liveLanes.set(address, left);
           this.#log.warn({ broker: address, lane, reason: err.message }, 'upstream connection closed');
@@ -318,12 +342,17 @@ export class ClusterClient {
   #mergeVersions(v: Map<number, VersionRange>): void {
     if (!this.#versions) {
       this.#versions = new Map(v);
+      this.#versionsGeneration++;
       return;
     }
     for (const [k, r] of this.#versions) {
       const o = v.get(k);
-      if (!o) this.#versions.delete(k);
-      else this.#versions.set(k, { min: Math.max(r.min, o.min), max: Math.min(r.max, o.max) });
+      const min = o === undefined ? r.min : Math.max(r.min, o.min);
+      const max = o === undefined ? r.max : Math.min(r.max, o.max);
+      if (o === undefined) this.#versions.delete(k);
+      else if (min !== r.min || max !== r.max) this.#versions.set(k, { min, max });
+      else continue;
+      this.#versionsGeneration++;
     }
   }
 }
