@@ -275,7 +275,7 @@ export class FileStateStore implements StateStore {
       if (isErrno(error, 'ENOENT') && this.#ino === -1) return;
       throw new StateStoreError(`cannot read route state ${this.path}: ${errorMessage(error)}`, { cause: error });
     }
-    if (info.ino !== this.#ino) {
+    if (info.ino !== this.#ino && !(this.#ino === -1 && (await this.#followCreatedJournal(info.ino)))) {
       await this.#reload(true); // replaced (compacted or restored by another handle)
       return;
     }
@@ -295,6 +295,32 @@ export class FileStateStore implements StateStore {
     }
     // An unfinished record after them is a write cut short (in this process every write holds the queue).
     if (consumed < length) this.#truncate = true;
+  }
+
+  /**
+   * The file did not exist and another handle created it: if it starts from the empty state this handle has,
+   * follow it from its header, so subscribers get its records one by one (not a reset).
+   */
+  async #followCreatedJournal(ino: number): Promise<boolean> {
+    const model = this.#model as StateModel;
+    if (model.written) return false;
+    const handle = await open(this.path, 'r').catch(() => null);
+    if (handle === null) return false;
+    try {
+      if ((await handle.stat()).ino !== ino) return false;
+      const head = Buffer.alloc(64 * 1024);
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
+      const newline = head.subarray(0, bytesRead).indexOf(0x0a);
+      if (newline === -1) return false;
+      const header = parseStateFile(head.subarray(0, newline + 1), this.path).model;
+      if (header.version !== 0 || header.batches.size > 0 || header.topics.size > 0) return false;
+      this.#adopt(model, ino, newline + 1, 0);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await handle.close();
+    }
   }
 
   #emit(event: StoreEvent): void {
