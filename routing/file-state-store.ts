@@ -23,7 +23,7 @@ import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/prom
 import { basename, dirname, join, resolve } from 'node:path';
 import { StateStoreError, UnavailableError, errorMessage } from './errors.ts';
 import { encodeHeader, encodeRecord, type JournalRecord } from './journal-codec.ts';
-import { applyRecord, isFoldable, parseStateFile, parseTail } from './journal-file.ts';
+import { applyRecord, isFoldable, journalChunks, parseStateFile, parseTail, toEvent } from './journal-file.ts';
 import type { AuditEntry } from './route-state.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { StateModel } from './state-model.ts';
@@ -63,7 +63,6 @@ function isErrno(error: unknown, ...codes: string[]): boolean {
 /** One write queue per file in this process, shared by every handle on it. */
 const QUEUES = new Map<string, SerialQueue>();
 
-const CHUNK_BYTES = 256 * 1024;
 
 export class FileStateStore implements StateStore {
   readonly path: string;
@@ -452,35 +451,5 @@ export class FileStateStore implements StateStore {
     } finally {
       await handle?.close();
     }
-  }
-}
-
-/** A journal: the routes' header, the first `audit`/`ledger` history entries as they stand, the mappings; in chunks. */
-function* journalChunks(routes: StateModel, model: StateModel, audit: number, ledger: number, mappings: readonly ProducerMapping[]): Generator<string> {
-  let chunk = encodeHeader(routes);
-  for (let i = 0; i < audit; i++) {
-    chunk += encodeRecord({ t: 'audit', entry: model.audit[i] });
-    if (chunk.length >= CHUNK_BYTES) yield chunk, (chunk = '');
-  }
-  for (let i = 0; i < ledger; i++) {
-    chunk += encodeRecord({ t: 'ledger', entry: model.ledger[i] });
-    if (chunk.length >= CHUNK_BYTES) yield chunk, (chunk = '');
-  }
-  for (const mapping of mappings) chunk += encodeRecord({ t: 'producer-mapping', mapping });
-  if (chunk.length > 0) yield chunk;
-}
-
-function toEvent(record: JournalRecord): StoreEvent | null {
-  switch (record.t) {
-    case 'commit':
-      return { type: 'commit', expectedVersion: record.expected, commit: record.commit };
-    case 'audit':
-      return { type: 'audit', entry: record.entry };
-    case 'first-offsets':
-      return { type: 'first-offsets', updates: record.updates };
-    case 'producer-mapping':
-      return { type: 'producer-mapping', mapping: record.mapping };
-    case 'ledger':
-      return null; // only compaction writes these, into a new file (subscribers get a reset)
   }
 }

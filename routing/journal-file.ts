@@ -8,12 +8,13 @@
 // move every flipped batch back to the source.
 
 import { StateStoreError } from './errors.ts';
-import { decodeHeader, decodeRecord, type JournalRecord } from './journal-codec.ts';
+import { decodeHeader, decodeRecord, encodeHeader, encodeRecord, type JournalRecord } from './journal-codec.ts';
 import { decodeState } from './state-codec.ts';
 import { StateModel } from './state-model.ts';
-import { producerMappingKey } from './state-store.ts';
+import { producerMappingKey, type ProducerMapping, type StoreEvent } from './state-store.ts';
 
 const NEWLINE = 0x0a;
+const CHUNK_BYTES = 256 * 1024;
 
 export interface ParsedJournal {
   readonly model: StateModel;
@@ -111,4 +112,35 @@ export function parseTail(buffer: Buffer, origin: string, firstLine: number): { 
     line += 1;
   }
   return { records, consumed: pos };
+}
+
+/** A journal: the routes' header, the first `audit`/`ledger` history entries as they stand, the mappings; in chunks. */
+export function* journalChunks(routes: StateModel, model: StateModel, audit: number, ledger: number, mappings: readonly ProducerMapping[]): Generator<string> {
+  let chunk = encodeHeader(routes);
+  for (let i = 0; i < audit; i++) {
+    chunk += encodeRecord({ t: 'audit', entry: model.audit[i] });
+    if (chunk.length >= CHUNK_BYTES) yield chunk, (chunk = '');
+  }
+  for (let i = 0; i < ledger; i++) {
+    chunk += encodeRecord({ t: 'ledger', entry: model.ledger[i] });
+    if (chunk.length >= CHUNK_BYTES) yield chunk, (chunk = '');
+  }
+  for (const mapping of mappings) chunk += encodeRecord({ t: 'producer-mapping', mapping });
+  if (chunk.length > 0) yield chunk;
+}
+
+/** What subscribers hear about a record another handle appended. */
+export function toEvent(record: JournalRecord): StoreEvent | null {
+  switch (record.t) {
+    case 'commit':
+      return { type: 'commit', expectedVersion: record.expected, commit: record.commit };
+    case 'audit':
+      return { type: 'audit', entry: record.entry };
+    case 'first-offsets':
+      return { type: 'first-offsets', updates: record.updates };
+    case 'producer-mapping':
+      return { type: 'producer-mapping', mapping: record.mapping };
+    case 'ledger':
+      return null; // only compaction writes these, into a new file (subscribers get a reset)
+  }
 }
