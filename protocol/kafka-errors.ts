@@ -248,7 +248,7 @@ export interface KafkaErrorInfo {
   /** Java's producer retries it by itself (RetriableException). */
   readonly retriable: boolean;
   /**
-   * The Produce that failed with it may nevertheless have been appended (NOTES §c point 4), so a cutover must not
+   * The Produce that failed with it may nevertheless have been appended (docs/protocol-notes.md §c point 4), so a cutover must not
    * move the partition on as if it were not written: the client's retry has to reach the same cluster, where the
    * broker de-duplicates it.
    */

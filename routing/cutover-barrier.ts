@@ -1,26 +1,9 @@
 // The cutover barrier (docs/design.md §4, docs/protocol-notes.md §c "What this means for a flip"): moves the Produce traffic of some
 // topics from one cluster to the other so that no partition ever has writes to both clusters interleaved.
 //
-// ── How the data path uses it, per (topic, partition) of each Produce request ──────────────────────────────────
 //
-//   let admission = barrier.admit(topic, partition);        // Ticket | Rejection | Promise<Ticket | Rejection>
-//   if (admission instanceof Promise) admission = await admission;   // only while the topic is held by a move
-//   if (isRejection(admission)) → answer this partition with admission.errorCode (6, NOT_LEADER_OR_FOLLOWER),
-//                                 do not forward it; the client retries.
-//   else → forward it to admission.cluster, using the upstream producer id of (client pid, admission.cluster,
-//          admission.generation): a new generation means a fresh upstream pid (docs/protocol-notes.md §c point 2);
-//          when the upstream answers for this partition:
-//            barrier.complete(admission, { ok: true, baseOffset, lastOffset? })     // error_code 0
-//            barrier.complete(admission, { ok: false, retriable, errorCode, written }) // any error
-//          `written` is 'no' when the broker certainly did not append (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS,
-//          UNKNOWN_TOPIC_OR_PARTITION, OUT_OF_ORDER_SEQUENCE_NUMBER, …) and 'unknown' when it may have
-//          (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND, the upstream connection broke after sending).
-//          If the request was never sent upstream (client gone, proxy-side error): barrier.abandon(admission).
-//          acks=0: complete with { ok: true, baseOffset: -1n } once the request is written to the upstream socket.
-//   Exactly one of complete/abandon per ticket; a second call throws InvalidTicketError.
-//
-// The common path (topic not held) allocates one small ticket object and no promise; the lookup is two Map gets
-// plus the switch table's cached resolve.
+// The data path's contract (Ticket, Rejection, CompletionOutcome, admit/complete/abandon) is in barrier-contract.ts;
+// what a move is asked and reports (MoveSpec, MoveResult, …) in move-spec.ts; the per-topic bookkeeping in barrier-state.ts.
 //
 // ── What a move does ───────────────────────────────────────────────────────────────────────────────────────────
 // 1 hold: new admissions for the moving topics queue here (bounded by maxHeldRequests; beyond it, an immediate
@@ -53,46 +36,17 @@
 // Safety net: if the route of a partition changes while it has tickets in flight on the other cluster (a route
 // changed without a move), admit answers a retriable rejection instead of interleaving ("route-mismatch").
 
+import { ErrorCode } from '../protocol/kafka-errors.ts';
 import type { Cluster } from './cluster.ts';
 import { InvalidTicketError, RouteConflictError } from './errors.ts';
-import { ErrorCode } from '../protocol/kafka-errors.ts';
+import type { Admission, CompletionOutcome, PartitionRouter, Rejection, RejectionReason, Ticket } from './barrier-contract.ts';
+import { ActiveMove, CutoverTicket, NO_TIME, PartitionState, TopicState, abortMessage, inDoubtMessage, type DrainEnd } from './barrier-state.ts';
+import type { AbortCause, ActiveMoveInfo, CutoverBarrierOptions, MoveResult, MoveSpec, MoveTimings, PartitionReport } from './move-spec.ts';
 
-/** What the upstream said about one partition of one forwarded Produce. */
-export type CompletionOutcome =
-  | { readonly ok: true; readonly baseOffset: bigint; readonly lastOffset?: bigint }
-  | { readonly ok: false; readonly retriable: boolean; readonly errorCode: number; readonly written: 'no' | 'unknown' };
-
-/** Permission to forward one partition's data to `cluster`. Hand it back to complete() or abandon(). */
-export interface Ticket {
-  readonly topic: string;
-  readonly partition: number;
-  readonly cluster: Cluster;
-  /** Per-partition move counter: changes on every move of the partition; pick upstream pids per (cluster, generation). */
-  readonly generation: number;
-}
-
-export type RejectionReason =
-  /** The move's bound of held requests was reached. */
-  | 'held-limit'
-  /** A write for this partition failed on the old cluster; the client must resend in order. */
-  | 'failed-drain'
-  /** Shortly after such a move, see quarantineMs. */
-  | 'quarantine'
-  /** Tickets are in flight on the other cluster (a route changed without a move). */
-  | 'route-mismatch';
-
-/** Answer this partition with `errorCode` and do not forward it. */
-export interface Rejection {
-  readonly reject: 'NOT_LEADER_OR_FOLLOWER';
-  readonly errorCode: typeof ErrorCode.NOT_LEADER_OR_FOLLOWER;
-  readonly reason: RejectionReason;
-}
-
-export type Admission = Ticket | Rejection;
-
-export function isRejection(admission: Admission): admission is Rejection {
-  return 'reject' in admission;
-}
+// Re-exported so existing imports from this file keep working; new code imports barrier-contract.ts / move-spec.ts.
+export { isRejection } from './barrier-contract.ts';
+export type { Admission, CompletionOutcome, PartitionRouter, Rejection, RejectionReason, Ticket } from './barrier-contract.ts';
+export type { AbortCause, ActiveMoveInfo, CommitContext, CutoverBarrierOptions, FirstOffsetEvent, MoveResult, MoveSpec, MoveTimings, PartitionReport } from './move-spec.ts';
 
 function rejection(reason: RejectionReason): Rejection {
   return Object.freeze({ reject: 'NOT_LEADER_OR_FOLLOWER', errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, reason });
@@ -102,229 +56,7 @@ const REJECT_FAILED_DRAIN = rejection('failed-drain');
 const REJECT_QUARANTINE = rejection('quarantine');
 const REJECT_ROUTE_MISMATCH = rejection('route-mismatch');
 
-/** One partition's facts at the end of a drain. */
-export interface PartitionReport {
-  readonly topic: string;
-  readonly partition: number;
-  /** Highest offset the old cluster acknowledged to this proxy since the partition's last move; null if none. */
-  readonly lastOffsetOnOld: bigint | null;
-  /** Its held admissions are (or would be) rejected because a write failed on the old cluster. */
-  readonly failedDrain: boolean;
-  /** A write with an unknown outcome was seen (see inDoubt). */
-  readonly inDoubt: boolean;
-}
-
-export interface CommitContext {
-  readonly from: Cluster;
-  readonly to: Cluster;
-  /** Every topic the move held (listed, plus those matched by `matches`). */
-  readonly topics: readonly string[];
-  readonly partitions: readonly PartitionReport[];
-  /** Time from the start of the hold until now (commit starts). */
-  readonly holdMs: number;
-  readonly drainMs: number;
-  readonly heldRequests: number;
-}
-
-export interface FirstOffsetEvent {
-  readonly topic: string;
-  readonly partition: number;
-  readonly generation: number;
-  readonly cluster: Cluster;
-  readonly offset: bigint;
-}
-
-export interface MoveSpec {
-  /** Topics to move. */
-  readonly topics: readonly string[];
-  /**
-   * Also hold every other topic this returns true for, including topics first seen during the move: prefix and
-   * pattern rules name topics nobody has listed yet. Must be cheap and side-effect free.
-   */
-  readonly matches?: (topic: string) => boolean;
-  /** Partitions to report per topic; 'unknown' reports the partitions this proxy has seen. */
-  readonly partitionsOf: (topic: string) => readonly number[] | 'unknown';
-  readonly from: Cluster;
-  readonly to: Cluster;
-  /** Bound of the drain. */
-  readonly timeoutMs: number;
-  /** Bound of the held admissions of this move; beyond it admit() rejects at once. */
-  readonly maxHeldRequests: number;
-  /** See point 7 of the header. Default 'abort'. */
-  readonly inDoubt?: 'abort' | 'reject';
-  /** Persist and install the new route (version + 1). If it throws, the move aborts and the error is rethrown. */
-  readonly commit: (context: CommitContext) => Promise<void>;
-  /** First acknowledged write on `to` per partition after the move. Called from complete(); must not throw. */
-  readonly onFirstOffset?: (event: FirstOffsetEvent) => void;
-  /** Cancels the move while it drains (like a timeout, cause 'cancelled'). */
-  readonly signal?: AbortSignal;
-  /** Names the move in conflict messages, e.g. `flip of batch "wave-1"`. */
-  readonly label?: string;
-}
-
-export type AbortCause = 'timeout' | 'in-doubt' | 'cancelled';
-
-export interface MoveTimings {
-  /** Start of the hold until the release (or abort). */
-  readonly holdMs: number;
-  /** Start of the hold until the drain finished (or was abandoned). */
-  readonly drainMs: number;
-  readonly commitMs: number;
-  readonly totalMs: number;
-}
-
-export interface MoveResult {
-  readonly outcome: 'committed' | 'aborted';
-  /** Why the move aborted (null when committed). The route did not change; held requests went to `from`. */
-  readonly abort: { readonly cause: AbortCause; readonly message: string } | null;
-  readonly from: Cluster;
-  readonly to: Cluster;
-  readonly topics: readonly string[];
-  readonly partitions: readonly PartitionReport[];
-  readonly timings: MoveTimings;
-  /** Admissions that waited in the barrier. */
-  readonly heldRequests: number;
-  /** Admissions answered with a retriable error (bound reached, or failed drain on release). */
-  readonly rejectedRequests: number;
-}
-
-export interface ActiveMoveInfo {
-  readonly label: string;
-  readonly from: Cluster;
-  readonly to: Cluster;
-  readonly topics: readonly string[];
-  readonly phase: 'draining' | 'committing';
-  readonly heldNow: number;
-  readonly inFlight: number;
-}
-
-export interface CutoverBarrierOptions {
-  /** The cluster a topic is routed to now (the switch table's resolve). Called on every admission. */
-  readonly routeOf: (topic: string) => Cluster;
-  /** See point 6 of the header. Default 250 ms; 0 turns the quarantine off. */
-  readonly quarantineMs?: number;
-  /** How long a failure or unknown outcome before a hold still counts. Default 120 000 ms (Java's delivery.timeout.ms). */
-  readonly unresolvedWindowMs?: number;
-  /** Monotonic milliseconds. Default performance.now. */
-  readonly now?: () => number;
-}
-
-const NO_TIME = Number.NEGATIVE_INFINITY;
-
-/**
- * Finds the first offset written to the new cluster after a move. The first *answer* is not enough: writes that
- * were in flight at the same time on other upstream connections may have been appended before it. So once the
- * first successful answer of the generation arrives, the watch waits for every ticket admitted before that moment
- * (serial < horizon) and takes the lowest base offset among them; tickets admitted later were sent after that
- * answer arrived, so they were appended after it.
- */
-interface FirstOffsetWatch {
-  readonly generation: number;
-  readonly notify: (event: FirstOffsetEvent) => void;
-  min: bigint | null;
-  horizon: number | null;
-  pending: number;
-  cluster: Cluster | null;
-}
-
-class PartitionState {
-  readonly partition: number;
-  inFlight = 0;
-  /** The cluster of the tickets in flight (meaningful while inFlight > 0). */
-  inFlightCluster: Cluster | null = null;
-  /** Highest acknowledged offset in the current generation. */
-  lastOffset: bigint | null = null;
-  lastOkAt = NO_TIME;
-  lastFailedAt = NO_TIME;
-  lastUnknownAt = NO_TIME;
-  lastUnknownCode: number = ErrorCode.NONE;
-  /** Per move: a write failed / had an unknown outcome / an admission was rejected over the bound. */
-  failedInMove = false;
-  inDoubtInMove = false;
-  overflowed = false;
-  /** Admissions for this partition are rejected until this time (0: none). */
-  quarantineUntil = 0;
-  /** Serial number of the next ticket for this partition (see FirstOffsetWatch). */
-  admitted = 0;
-  firstOffsetWatch: FirstOffsetWatch | null = null;
-
-  constructor(partition: number) {
-    this.partition = partition;
-  }
-}
-
-class TopicState {
-  readonly name: string;
-  /** Shared by all partitions of the topic: a topic always moves as a whole. */
-  generation = 0;
-  inFlight = 0;
-  hold: ActiveMove | null = null;
-  routeAtHold: Cluster | null = null;
-  readonly partitions = new Map<number, PartitionState>();
-
-  constructor(name: string) {
-    this.name = name;
-  }
-}
-
-class CutoverTicket implements Ticket {
-  readonly topic: string;
-  readonly partition: number;
-  readonly cluster: Cluster;
-  readonly generation: number;
-  readonly topicState: TopicState;
-  readonly partitionState: PartitionState;
-  /** Order of admission within the partition. */
-  readonly serial: number;
-  settled = false;
-
-  constructor(ts: TopicState, ps: PartitionState, cluster: Cluster) {
-    this.serial = ps.admitted++;
-    this.topic = ts.name;
-    this.partition = ps.partition;
-    this.cluster = cluster;
-    this.generation = ts.generation;
-    this.topicState = ts;
-    this.partitionState = ps;
-  }
-}
-
-interface HeldAdmission {
-  readonly ts: TopicState;
-  readonly ps: PartitionState;
-  readonly resolve: (admission: Admission) => void;
-}
-
-type DrainEnd = 'drained' | AbortCause;
-
-class ActiveMove {
-  readonly spec: MoveSpec;
-  readonly label: string;
-  readonly explicit: ReadonlySet<string>;
-  readonly claimed = new Set<TopicState>();
-  readonly held: HeldAdmission[] = [];
-  readonly inDoubtPolicy: 'abort' | 'reject';
-  phase: 'draining' | 'committing' = 'draining';
-  /** Tickets admitted before the hold that have not completed yet. */
-  pending = 0;
-  heldTotal = 0;
-  rejected = 0;
-  inDoubtMessage: string | null = null;
-  finishDrain: (end: DrainEnd) => void = () => undefined;
-
-  constructor(spec: MoveSpec, explicit: ReadonlySet<string>) {
-    this.spec = spec;
-    this.explicit = explicit;
-    this.label = spec.label ?? `move of ${[...explicit].slice(0, 3).join(', ')}${explicit.size > 3 ? ', …' : ''}`;
-    this.inDoubtPolicy = spec.inDoubt ?? 'abort';
-  }
-
-  wants(topic: string): boolean {
-    return this.explicit.has(topic) || (this.spec.matches?.(topic) ?? false);
-  }
-}
-
-export class CutoverBarrier {
+export class CutoverBarrier implements PartitionRouter {
   readonly #routeOf: (topic: string) => Cluster;
   readonly #now: () => number;
   readonly #quarantineMs: number;
@@ -443,7 +175,7 @@ export class CutoverBarrier {
     const drainMs = this.#now() - started;
     const partitions = this.#reports(move);
     if (end !== 'drained') {
-      const abort = { cause: end, message: this.#abortMessage(move, end) };
+      const abort = { cause: end, message: abortMessage(move, end) };
       this.#abort(move);
       const at = this.#now();
       return this.#result(move, abort, partitions, { holdMs: at - started, drainMs, commitMs: 0, totalMs: at - started });
@@ -634,7 +366,7 @@ export class CutoverBarrier {
       if (outcome.written === 'unknown') {
         ps.inDoubtInMove = true;
         if (move.inDoubtPolicy === 'abort') {
-          move.inDoubtMessage ??= this.#inDoubtMessage(move, ts, ps, outcome.errorCode);
+          move.inDoubtMessage ??= inDoubtMessage(move, ts, ps, outcome.errorCode);
           move.finishDrain('in-doubt');
         }
       } else {
@@ -660,7 +392,7 @@ export class CutoverBarrier {
       if (move.inDoubtPolicy === 'abort') {
         const doubtful = this.#firstInDoubt(move);
         if (doubtful !== null) {
-          move.inDoubtMessage = this.#inDoubtMessage(move, doubtful.ts, doubtful.ps, doubtful.ps.lastUnknownCode);
+          move.inDoubtMessage = inDoubtMessage(move, doubtful.ts, doubtful.ps, doubtful.ps.lastUnknownCode);
           finish('in-doubt');
           return;
         }
@@ -760,31 +492,6 @@ export class CutoverBarrier {
         h.resolve(this.#issue(h.ts, h.ps));
       }
     }
-  }
-
-  #inDoubtMessage(move: ActiveMove, ts: TopicState, ps: PartitionState, errorCode: number): string {
-    return (
-      `a write to ${ts.name}[${ps.partition}] on ${move.spec.from} has an unknown outcome (error code ${errorCode}): ` +
-      `it must be retried on ${move.spec.from}, where the broker can deduplicate it; moving now could write it to both clusters`
-    );
-  }
-
-  #abortMessage(move: ActiveMove, cause: AbortCause): string {
-    const { from, to } = move.spec;
-    const tail = `the route stays on ${from} and held requests went to ${from}`;
-    if (cause === 'in-doubt') {
-      return `${move.label} aborted: ${move.inDoubtMessage ?? 'a write has an unknown outcome'}; ${tail}. Retry once the producer's retry is acknowledged, or force the move to accept the duplicate risk.`;
-    }
-    if (cause === 'cancelled') return `${move.label} to ${to} was cancelled while draining; ${tail}.`;
-    const busy: string[] = [];
-    for (const ts of move.claimed) {
-      for (const ps of ts.partitions.values()) if (ps.inFlight > 0) busy.push(`${ts.name}[${ps.partition}]×${ps.inFlight}`);
-    }
-    const shown = busy.slice(0, 10).join(', ') + (busy.length > 10 ? `, … (${busy.length} partitions)` : '');
-    return (
-      `${move.label} to ${to} aborted: the drain did not finish within ${move.spec.timeoutMs} ms; ` +
-      `still waiting for ${from} to answer ${shown || 'in-flight requests'}; ${tail}. Check ${from}'s health and retry.`
-    );
   }
 
   #result(move: ActiveMove, abort: MoveResult['abort'], partitions: readonly PartitionReport[], timings: MoveTimings): MoveResult {

@@ -56,6 +56,22 @@ export class RouteConflictError extends RoutingError {
 }
 
 /**
+ * 409: a compare-and-set commit was refused because the stored version moved on: another writer (another
+ * instance, or another store handle on the same file) committed first. Nothing was overwritten and nothing was
+ * switched; the caller reloads (the store's subscribers already received the newer state) and retries.
+ */
+export class StaleVersionError extends RouteConflictError {
+  readonly expectedVersion: number;
+  readonly actualVersion: number;
+
+  constructor(message: string, expectedVersion: number, actualVersion: number) {
+    super(message, [`expected version ${expectedVersion}, the store is at version ${actualVersion}`]);
+    this.expectedVersion = expectedVersion;
+    this.actualVersion = actualVersion;
+  }
+}
+
+/**
  * 503: the barrier aborted the move (drain timeout, or a write whose outcome is unknown on the old cluster).
  * The route did not change and the held requests went to the old cluster; the operation can be retried.
  * `result` carries the barrier's report (timings, partitions, counts) for the API answer.

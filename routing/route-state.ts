@@ -8,9 +8,8 @@
 //   source ◄─rollback (force only; recorded as a reconciliation event)── promoted
 // Everything else is a RouteConflictError (409) whose message tells the operator what to do instead.
 //
-// Audit and ledger are kept whole, in memory and in the store: an entry is a few hundred bytes, a migration has
-// tens of operations and one ledger entry per partition per move, so even thousands of partitions flipped a few
-// times stay within a few megabytes. If that ever matters, archive old entries in the store, not here.
+// Audit and ledger are history: they only grow. The store appends what each operation adds (never rewrites
+// them), and the control plane keeps them in memory with indexes for O(page) reads (audit-log.ts, ledger.ts).
 
 import type { Cluster, RouteStateName } from './cluster.ts';
 import { RouteConflictError } from './errors.ts';

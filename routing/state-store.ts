@@ -1,170 +1,104 @@
-// Where route state lives between restarts. The control plane depends only on the StateStore interface, so the
-// embedded file store (file-state-store.ts) can be replaced by a distributed one (several proxy instances
-// sharing routes) without touching the routing logic.
+// Where route state lives between restarts, and how several writers share it. The control plane depends only on
+// the StateStore interface, so the embedded journal (file-state-store.ts) can be replaced by a distributed store
+// (a compacted Kafka topic shared by a fleet of proxies) without touching the routing logic.
 //
-// The JSON codec is here, not in the file store, so every store writes the same validated document:
-// - offsets are bigints in memory and decimal strings in JSON (int64 does not fit a JSON number);
-// - batches and topic overrides are arrays of {name, state}, not objects keyed by name: a topic may legally be
-//   called "__proto__" or "constructor", which must never become an object key.
+// Writes are O(change): a commit carries the route changes of one version plus the audit and ledger entries it
+// adds, never the whole state, so its cost does not grow with the history. Every write kind is a small record
+// that a log (a journal file, a Kafka topic) can append and a later compaction can fold.
+//
+// - commit(expectedVersion, next): compare-and-set. If the stored version is not `expectedVersion` the commit is
+//   refused with StaleVersionError (409) and nothing is written: a stale writer can never overwrite a newer route.
+// - subscribe(listener): changes written by anyone else (another instance, another handle on the same file)
+//   reach this process, so its switch table and history follow them. A store never echoes its own writes.
 
-import { z } from 'zod';
-import { ROUTE_STATE_NAMES, type RouteStateName } from './cluster.ts';
-import { StateStoreError } from './errors.ts';
-import type { AuditEntry, LedgerEntry, RouteState } from './route-state.ts';
-import { formatZodIssues } from './rules.ts';
+import type { Cluster } from './cluster.ts';
+import type { AuditEntry, LedgerEntry, RouteChange, RouteState } from './route-state.ts';
 
-/** What a store saves and loads: the whole route state. */
+export { STATE_FORMAT, decodeState, encodeState, ledgerEntryToJson } from './state-codec.ts';
+export { MemoryStateStore } from './memory-state-store.ts';
+
+/** What a store loads at start: the whole route state (routes, audit, ledger). */
 export type PersistedState = RouteState;
 
-export interface StateStore {
-  /** The last saved state, or null if nothing was ever saved. Throws (StateStoreError) if it cannot be read. */
-  load(): Promise<PersistedState | null>;
-  /** Saves durably: when the promise resolves, a crash or restart must load this state (or a later one). */
-  save(state: PersistedState): Promise<void>;
+/** One version's worth of change: what a move or a promote commits. */
+export interface StateCommit {
+  /** The new table version: always expectedVersion + 1. */
+  readonly version: number;
+  readonly changes: readonly RouteChange[];
+  readonly audit: readonly AuditEntry[];
+  readonly ledger: readonly LedgerEntry[];
 }
 
-export const STATE_FORMAT = 1;
-
-const stateName = z.enum(ROUTE_STATE_NAMES as [RouteStateName, ...RouteStateName[]]);
-const cluster = z.enum(['source', 'target']);
-const offset = z
-  .string()
-  .regex(/^-?\d{1,19}$/, 'must be a decimal int64')
-  .transform((s) => BigInt(s))
-  .nullable();
-
-const auditSchema = z.object({
-  seq: z.number().int().positive(),
-  who: z.string(),
-  when: z.string(),
-  action: z.enum(['flip', 'rollback', 'promote', 'rollback-all']),
-  target: z.object({ kind: z.enum(['batch', 'topic', 'all']), name: z.string().nullable() }),
-  reason: z.string(),
-  changes: z.array(
-    z.object({ kind: z.enum(['batch', 'topic']), name: z.string(), before: stateName.nullable(), after: stateName.nullable() }),
-  ),
-  outcome: z.enum(['ok', 'aborted', 'refused', 'forced']),
-  version: z.number().int().nonnegative(),
-  details: z.object({
-    refusals: z.array(z.string()).optional(),
-    warnings: z.array(z.string()).optional(),
-    error: z.string().optional(),
-    reconciliation: z.boolean().optional(),
-    topics: z.array(z.string()).optional(),
-    partitions: z.number().optional(),
-    holdMs: z.number().optional(),
-    drainMs: z.number().optional(),
-    heldRequests: z.number().optional(),
-    rejectedRequests: z.number().optional(),
-  }),
-});
-
-const ledgerSchema = z.object({
-  topic: z.string(),
-  partition: z.number().int().nonnegative(),
-  from: cluster,
-  to: cluster,
-  version: z.number().int().nonnegative(),
-  lastOffsetOnOld: offset,
-  firstOffsetOnNew: offset,
-  holdMs: z.number().nonnegative(),
-  at: z.string(),
-  reconciliation: z.boolean(),
-  reconcileFromOffset: offset,
-  failedDrain: z.boolean(),
-});
-
-const namedState = z.object({ name: z.string(), state: stateName });
-
-const documentSchema = z.object({
-  format: z.literal(STATE_FORMAT),
-  version: z.number().int().nonnegative(),
-  batches: z.array(namedState),
-  topics: z.array(namedState),
-  audit: z.array(auditSchema),
-  ledger: z.array(ledgerSchema),
-});
-
-function offsetToJson(value: bigint | null): string | null {
-  return value === null ? null : value.toString();
-}
-
-/** A ledger entry as JSON-safe data (offsets as decimal strings), for the store and the admin API. */
-export function ledgerEntryToJson(entry: LedgerEntry): Record<string, string | number | boolean | null> {
-  return {
-    topic: entry.topic,
-    partition: entry.partition,
-    from: entry.from,
-    to: entry.to,
-    version: entry.version,
-    lastOffsetOnOld: offsetToJson(entry.lastOffsetOnOld),
-    firstOffsetOnNew: offsetToJson(entry.firstOffsetOnNew),
-    holdMs: entry.holdMs,
-    at: entry.at,
-    reconciliation: entry.reconciliation,
-    reconcileFromOffset: offsetToJson(entry.reconcileFromOffset),
-    failedDrain: entry.failedDrain,
-  };
-}
-
-/** Serializes the state to the store's JSON document. */
-export function encodeState(state: PersistedState): string {
-  const document = {
-    format: STATE_FORMAT,
-    version: state.version,
-    batches: [...state.batches].map(([name, s]) => ({ name, state: s })),
-    topics: [...state.topics].map(([name, s]) => ({ name, state: s })),
-    audit: state.audit,
-    ledger: state.ledger.map(ledgerEntryToJson),
-  };
-  return `${JSON.stringify(document, null, 2)}\n`;
-}
-
-/** Parses and validates a stored document. `origin` names the source (e.g. the file path) in errors. */
-export function decodeState(text: string, origin: string): PersistedState {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new StateStoreError(`route state ${origin} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    });
-  }
-  const parsed = documentSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new StateStoreError(`route state ${origin} is invalid: ${formatZodIssues(parsed.error)}`, { cause: parsed.error });
-  }
-  const doc = parsed.data;
-  const audit: AuditEntry[] = doc.audit;
-  const ledger: LedgerEntry[] = doc.ledger.map((entry) => ({ ...entry }));
-  return {
-    version: doc.version,
-    batches: new Map(doc.batches.map((b) => [b.name, b.state])),
-    topics: new Map(doc.topics.map((t) => [t.name, t.state])),
-    audit,
-    ledger,
-  };
+/** The first offset written to the new cluster after a move, for the ledger entry (version, topic, partition). */
+export interface FirstOffsetUpdate {
+  readonly version: number;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: bigint;
 }
 
 /**
- * A store in memory, for tests and single-process experiments. It keeps the encoded JSON, so what `load`
- * returns has been through the same codec as a real store (no shared objects, bigints round-tripped).
+ * Which upstream producer id (and epoch) the proxy issued for a client's producer id on one cluster in one route
+ * generation. Persisted so a restarted kmp reuses the same upstream pid (the broker then keeps deduplicating the
+ * client's retries). Written once per mapping; the key is (clientProducerId, clientEpoch, cluster, generation).
  */
-export class MemoryStateStore implements StateStore {
-  #document: string | null = null;
-  saves = 0;
+export interface ProducerMapping {
+  readonly clientProducerId: bigint;
+  readonly clientEpoch: number;
+  readonly cluster: Cluster;
+  readonly generation: number;
+  readonly upstreamProducerId: bigint;
+  readonly upstreamEpoch: number;
+}
 
-  async load(): Promise<PersistedState | null> {
-    return this.#document === null ? null : decodeState(this.#document, 'in memory');
-  }
+/** The compaction key of a mapping (also the record key if the fleet puts mappings in a compacted topic). */
+export function producerMappingKey(m: Pick<ProducerMapping, 'clientProducerId' | 'clientEpoch' | 'cluster' | 'generation'>): string {
+  return `${m.clientProducerId}/${m.clientEpoch}/${m.cluster}/${m.generation}`;
+}
 
-  async save(state: PersistedState): Promise<void> {
-    this.#document = encodeState(state);
-    this.saves += 1;
-  }
+/** A change written by someone else, as delivered to subscribers. */
+export type StoreEvent =
+  | { readonly type: 'commit'; readonly expectedVersion: number; readonly commit: StateCommit }
+  | { readonly type: 'audit'; readonly entry: AuditEntry }
+  | { readonly type: 'first-offsets'; readonly updates: readonly FirstOffsetUpdate[] }
+  | { readonly type: 'producer-mapping'; readonly mapping: ProducerMapping }
+  /** The store was replaced wholesale (compacted or restored elsewhere): take this state as the new truth. */
+  | { readonly type: 'reset'; readonly state: PersistedState };
 
-  /** The last saved JSON document, for assertions. */
-  get document(): string | null {
-    return this.#document;
-  }
+export type StoreListener = (event: StoreEvent) => void;
+
+export interface StateStore {
+  /** The stored state, or null if nothing was ever written. Throws StateStoreError if it cannot be read. */
+  load(): Promise<PersistedState | null>;
+  /**
+   * Durably commits one version (compare-and-set). Resolves once a crash or restart would load it; rejects with
+   * StaleVersionError if the stored version is not `expectedVersion` (nothing is written then), StateStoreError
+   * if it cannot write.
+   */
+  commit(expectedVersion: number, next: StateCommit): Promise<void>;
+  /** Appends an audit entry that changes no route (refused and aborted operations). */
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Fills in ledger entries' firstOffsetOnNew (the lowest offset reported wins; repeating one is harmless). */
+  recordFirstOffsets(updates: readonly FirstOffsetUpdate[]): Promise<void>;
+  /** Persists one producer-id mapping (see ProducerMapping). */
+  appendProducerMapping(mapping: ProducerMapping): Promise<void>;
+  /** Every mapping stored, once per key; read at start. */
+  loadProducerMappings(): Promise<readonly ProducerMapping[]>;
+  /** Changes made by other writers; returns the unsubscribe function. */
+  subscribe(listener: StoreListener): () => void;
+  /** Stops background work (polling, compaction) and releases files. */
+  close(): Promise<void>;
+}
+
+/**
+ * The pre-journal store shape: the whole state saved at once. Still accepted by createControlPlane (wrapped by
+ * snapshot-store-adapter.ts, which re-saves everything per write), e.g. for small custom stores in tests.
+ */
+export interface SnapshotStateStore {
+  load(): Promise<PersistedState | null>;
+  save(state: PersistedState): Promise<void>;
+}
+
+export function isStateStore(store: StateStore | SnapshotStateStore): store is StateStore {
+  return typeof (store as Partial<StateStore>).commit === 'function';
 }

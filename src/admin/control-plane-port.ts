@@ -3,7 +3,7 @@
 // whole class with its barrier and switch table.
 import type { ControlPlane } from '../../routing/control-plane.ts';
 
-export type { OperationResult, RoutesView, WriteOptions } from '../../routing/control-plane.ts';
+export type { LedgerQuery, OperationResult, Page, PageQuery, RoutesView, WriteOptions } from '../../routing/control-plane.ts';
 export type { AuditEntry, LedgerEntry } from '../../routing/route-state.ts';
 export type { Resolution } from '../../routing/switch-table.ts';
 
@@ -19,4 +19,7 @@ export type AdminControlPlane = Pick<
   | 'flipTopic'
   | 'rollbackTopic'
   | 'rollbackAll'
->;
+> &
+  // Paged reads (O(page), not O(history)). Optional so a minimal control plane (a test's fake) still fits; the
+  // server then pages the whole lists itself.
+  Partial<Pick<ControlPlane, 'auditPage' | 'ledgerPage'>>;

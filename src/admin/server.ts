@@ -206,7 +206,10 @@ export function createAdminHandler(options: AdminServerOptions): (req: IncomingM
       method: 'GET',
       pattern: /^\/v1\/audit$/,
       access: 'viewer',
-      read: async (ctx) => reply(ctx, page(cp.audit(), limitOf(ctx.url))),
+      read: async (ctx) => {
+        const query = pageQueryOf(ctx.url);
+        reply(ctx, cp.auditPage?.(query) ?? pageOf(cp.audit(), query, (e) => e.seq));
+      },
     },
     {
       method: 'GET',
@@ -214,8 +217,15 @@ export function createAdminHandler(options: AdminServerOptions): (req: IncomingM
       access: 'viewer',
       read: async (ctx) => {
         const topic = ctx.url.searchParams.get('topic');
-        const entries = cp.ledger().filter((e) => topic === null || e.topic === topic);
-        reply(ctx, page(entries, limitOf(ctx.url)));
+        const query = { ...pageQueryOf(ctx.url), ...(topic !== null ? { topic } : {}) };
+        if (cp.ledgerPage !== undefined) {
+          reply(ctx, cp.ledgerPage(query));
+          return;
+        }
+        // Positions are 1-based indexes into the whole ledger, so cursors mean the same with or without a topic.
+        const rows = cp.ledger().map((entry, i) => ({ entry, position: i + 1 })).filter((r) => topic === null || r.entry.topic === topic);
+        const paged = pageOf(rows, query, (r) => r.position);
+        reply(ctx, { ...paged, entries: paged.entries.map((r) => r.entry) });
       },
     },
     {
@@ -345,15 +355,27 @@ function hostIsLoopback(hostHeader: string | undefined): boolean {
   return isLoopbackHost(hostOnly);
 }
 
-function limitOf(url: URL): number | undefined {
-  const raw = url.searchParams.get('limit');
+/** Without `limit`, a read returns the newest DEFAULT_PAGE_LIMIT entries (`nextBefore` pages further back). */
+export const DEFAULT_PAGE_LIMIT = 1000;
+
+function positiveIntegerParam(url: URL, name: string): number | undefined {
+  const raw = url.searchParams.get(name);
   if (raw === null) return undefined;
-  const limit = Number(raw);
-  if (!Number.isInteger(limit) || limit < 1) throw new HttpError(400, `limit: expected a positive integer, got "${raw}"`);
-  return limit;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) throw new HttpError(400, `${name}: expected a positive integer, got "${raw}"`);
+  return value;
 }
 
-/** The last `limit` entries (the newest), oldest first, with the total before paging. */
-function page<T>(entries: readonly T[], limit: number | undefined): { total: number; entries: readonly T[] } {
-  return { total: entries.length, entries: limit === undefined ? entries : entries.slice(-limit) };
+/** `?limit=N&before=C`: the newest N entries older than cursor C (an audit seq, a ledger position). */
+function pageQueryOf(url: URL): { limit: number; before?: number } {
+  const before = positiveIntegerParam(url, 'before');
+  return { limit: positiveIntegerParam(url, 'limit') ?? DEFAULT_PAGE_LIMIT, ...(before !== undefined ? { before } : {}) };
+}
+
+/** Pages a whole list (a control plane without paged reads): the newest `limit` before the cursor, oldest first. */
+function pageOf<T>(entries: readonly T[], query: { limit: number; before?: number }, cursorOf: (entry: T) => number): { total: number; entries: readonly T[]; nextBefore: number | null } {
+  const before = query.before;
+  const end = before === undefined ? entries.length : entries.filter((e) => cursorOf(e) < before).length;
+  const start = Math.max(0, end - query.limit);
+  return { total: entries.length, entries: entries.slice(start, end), nextBefore: start > 0 ? cursorOf(entries[start]) : null };
 }

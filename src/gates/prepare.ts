@@ -6,6 +6,7 @@
 // Apply only ever creates topics that the target lacks, with the source's partition count and the source's
 // values of PREPARED_CONFIGS written explicitly: the target must behave as the source does whatever its broker
 // defaults are. An existing topic is never altered (a differing one is reported for a human to decide).
+import { ErrorCode } from '../../protocol/kafka-errors.ts';
 import type { Cluster } from '../../routing/cluster.ts';
 import type { SchemaGateReport } from './schema-gate.ts';
 
@@ -83,7 +84,7 @@ export interface PrepareAuditEntry {
   readonly failed: PrepareResult['failed'];
 }
 
-const partitionCount = (m: { errorCode: number; partitions: readonly unknown[] }): number | null => (m.errorCode === 0 ? m.partitions.length : null);
+const partitionCount = (m: { errorCode: number; partitions: readonly unknown[] }): number | null => (m.errorCode === ErrorCode.NONE ? m.partitions.length : null);
 
 export async function planPrepare(deps: PrepareDeps, wave: string): Promise<PreparePlan> {
   const topics = [...(await deps.waveTopics(wave))].sort();
@@ -152,7 +153,7 @@ export async function applyPrepare(deps: PrepareDeps, wave: string, opts: ApplyO
       const r = byName.get(t.topic);
       // 36 TOPIC_ALREADY_EXISTS: created meanwhile by someone else; the plan after apply shows how it looks.
       if (r === undefined) failed.push({ topic: t.topic, error: 'no answer for this topic' });
-      else if (r.errorCode === 0) created.push({ topic: t.topic, numPartitions: t.create!.numPartitions, configs: t.create!.configs });
+      else if (r.errorCode === ErrorCode.NONE) created.push({ topic: t.topic, numPartitions: t.create!.numPartitions, configs: t.create!.configs });
       else failed.push({ topic: t.topic, error: `error ${r.errorCode}${r.errorMessage ? `: ${r.errorMessage}` : ''}` });
     }
   }

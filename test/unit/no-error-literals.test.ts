@@ -12,7 +12,7 @@ const SCANNED = ['src', 'routing', 'protocol'];
 // Generated from Kafka's message JSON (error fields there are declared, never given values), and the table itself.
 const EXCLUDED = [join('protocol', 'messages'), join('protocol', 'kafka-errors.ts')];
 // Identifiers that end in "code" but hold no Kafka error.
-const NOT_ERROR_CODES = new Set(['exitCode']);
+const NOT_ERROR_CODES = new Set(['exitCode', 'unsupportedCodec']);
 
 const KAFKA_NAMES = new Set(kafkaErrors.map((e) => e.name));
 const NUMBER = String.raw`-?\d+`;

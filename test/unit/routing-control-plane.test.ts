@@ -9,7 +9,8 @@ import { createControlPlane, type ControlPlane, type ControlPlaneHooks, type Pre
 import { isRejection, type Admission, type Ticket } from '../../routing/cutover-barrier.ts';
 import { FlipAbortedError, NotFoundError, RouteConflictError, StateStoreError, UnavailableError, ValidationError } from '../../routing/errors.ts';
 import { FileStateStore } from '../../routing/file-state-store.ts';
-import { MemoryStateStore, type PersistedState, type StateStore } from '../../routing/state-store.ts';
+// The tests' hand-made stores have the old whole-state shape ({ load, save }); createControlPlane still accepts it.
+import { MemoryStateStore, type PersistedState, type SnapshotStateStore as StateStore } from '../../routing/state-store.ts';
 
 const rules = {
   default: 'source',

@@ -1,0 +1,188 @@
+// The coordinator of the move protocol (move-protocol.ts): decides and commits a move. It sends prepare to every
+// member, waits until all of them prepared (held and drained), builds the version's commit from their reports,
+// commits it to the store with compare-and-set, then tells the members to install and release. Any member
+// failing to prepare, a refused plan or a failed or stale store commit aborts the move on every member: the
+// routes stay, held requests go to the old cluster, nothing is half-switched.
+
+import { randomUUID } from 'node:crypto';
+import { RouteConflictError, RoutingError, StaleVersionError, StateStoreError, errorMessage } from './errors.ts';
+import type { MoveResult } from './move-spec.ts';
+import type {
+  CoordinatorMessage,
+  MoveTransport,
+  ParticipantMessage,
+  PrepareMessage,
+  PreparedMessage,
+  WireError,
+} from './move-protocol.ts';
+import { applyChanges, type RouteAssignment } from './route-state.ts';
+import type { StateCommit, StateStore } from './state-store.ts';
+
+export type MoveRequest = Omit<PrepareMessage, 'type' | 'moveId'> & {
+  /** Cancels the move while it drains: the coordinator sends abort. */
+  readonly signal?: AbortSignal;
+};
+
+export interface CommitInput {
+  /** The version being created (the committed routes' version + 1). */
+  readonly version: number;
+  /** The committed routes this version builds on, to re-check the plan. */
+  readonly routes: RouteAssignment;
+  /** Every member's drain report (empty for a change without traffic). */
+  readonly prepared: readonly PreparedMessage[];
+}
+
+export type MoveOutcome =
+  | { readonly outcome: 'committed'; readonly version: number; readonly commit: StateCommit; readonly results: readonly MoveResult[] }
+  | { readonly outcome: 'aborted'; readonly result: MoveResult };
+
+export interface CoordinatorOptions {
+  readonly store: StateStore;
+  readonly transport: MoveTransport;
+  /** The committed routes at start. */
+  readonly routes: RouteAssignment;
+  /** Called once a commit is durable, before members install it (the history records it here). */
+  readonly onCommitted: (commit: StateCommit) => void;
+}
+
+interface Waiting {
+  readonly expect: ReadonlySet<string>;
+  readonly replies: Map<string, ParticipantMessage>;
+  readonly accept: (message: ParticipantMessage) => boolean;
+  done: () => void;
+}
+
+export function errorFromWire(error: WireError): Error {
+  if (error.status === 409) return new RouteConflictError(error.message, error.details);
+  if (error.status !== null && error.code !== null) {
+    return new RoutingError(error.code as ConstructorParameters<typeof RoutingError>[0], error.status, error.message);
+  }
+  if (error.name === 'RangeError') return new RangeError(error.message);
+  return new Error(error.message);
+}
+
+export class MoveCoordinator {
+  readonly #store: StateStore;
+  readonly #transport: MoveTransport;
+  readonly #onCommitted: (commit: StateCommit) => void;
+  readonly #waiting = new Map<string, Waiting>();
+  #routes: RouteAssignment;
+
+  constructor(options: CoordinatorOptions) {
+    this.#store = options.store;
+    this.#transport = options.transport;
+    this.#routes = options.routes;
+    this.#onCommitted = options.onCommitted;
+    this.#transport.onParticipantMessage((message) => this.#receive(message));
+  }
+
+  /** The committed routes as this coordinator knows them. */
+  get routes(): RouteAssignment {
+    return this.#routes;
+  }
+
+  /** A change committed by another writer (from the store's subscription). */
+  adopt(routes: RouteAssignment): void {
+    this.#routes = routes;
+  }
+
+  /** Runs a move through every member. `build` makes the version's commit (it may refuse with a 409). */
+  async move(request: MoveRequest, build: (input: CommitInput) => StateCommit): Promise<MoveOutcome> {
+    const moveId = randomUUID();
+    const members = new Set(this.#transport.members());
+    const { signal, ...spec } = request;
+    const prepare: PrepareMessage = { type: 'prepare', moveId, ...spec };
+    const prepared = this.#collect(moveId, members, (m) => m.type === 'prepared' || m.type === 'prepare-failed');
+    this.#send(prepare);
+    const onAbort = (): void => this.#send({ type: 'abort', moveId, reason: `${request.label} was cancelled` });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let replies: Map<string, ParticipantMessage>;
+    try {
+      replies = await prepared;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+
+    const acks = [...replies.values()].filter((m): m is PreparedMessage => m.type === 'prepared');
+    const failed = [...replies.values()].find((m) => m.type === 'prepare-failed');
+    if (failed !== undefined && failed.type === 'prepare-failed') {
+      await this.#abort(moveId, acks, `${request.label}: member ${failed.member} could not prepare`);
+      if (failed.aborted !== null) return { outcome: 'aborted', result: failed.aborted };
+      throw errorFromWire(failed.error ?? { name: 'Error', status: null, code: null, message: 'prepare failed', details: [] });
+    }
+
+    let commit: StateCommit;
+    try {
+      commit = await this.#commit(acks, build);
+    } catch (error) {
+      await this.#abort(moveId, acks, errorMessage(error));
+      throw error;
+    }
+    const released = this.#collect(moveId, members, (m) => m.type === 'released');
+    this.#send({ type: 'commit', moveId, version: commit.version, changes: commit.changes });
+    const results = [...(await released).values()].flatMap((m) => (m.type === 'released' && m.result !== null ? [m.result] : []));
+    return { outcome: 'committed', version: commit.version, commit, results };
+  }
+
+  /** Commits a change that moves no traffic (promote) and has every member install it. */
+  async install(build: (input: CommitInput) => StateCommit): Promise<StateCommit> {
+    const commit = await this.#commit([], build);
+    const members = new Set(this.#transport.members());
+    const key = `install-${commit.version}`;
+    const installed = this.#collect(key, members, (m) => m.type === 'released' && m.moveId === null && m.version === commit.version);
+    this.#send({ type: 'commit', moveId: null, version: commit.version, changes: commit.changes });
+    await installed;
+    return commit;
+  }
+
+  async #commit(acks: readonly PreparedMessage[], build: (input: CommitInput) => StateCommit): Promise<StateCommit> {
+    const routes = this.#routes;
+    const commit = build({ version: routes.version + 1, routes, prepared: acks });
+    try {
+      await this.#store.commit(routes.version, commit);
+    } catch (error) {
+      if (error instanceof StaleVersionError || error instanceof StateStoreError) throw error;
+      throw new StateStoreError(`cannot persist the new routes, nothing was switched: ${errorMessage(error)}`, { cause: error });
+    }
+    this.#routes = applyChanges(routes, commit.changes, commit.version);
+    this.#onCommitted(commit);
+    return commit;
+  }
+
+  async #abort(moveId: string, acks: readonly PreparedMessage[], reason: string): Promise<void> {
+    if (acks.length === 0) return;
+    const prepared = new Set(acks.map((a) => a.member));
+    const aborted = this.#collect(moveId, prepared, (m) => m.type === 'aborted' || m.type === 'prepare-failed');
+    for (const member of prepared) this.#send({ type: 'abort', moveId, reason }, member);
+    await aborted;
+  }
+
+  #send(message: CoordinatorMessage, to: string | null = null): void {
+    this.#transport.toParticipants(message, to);
+  }
+
+  /** Resolves once every member in `expect` sent a message that `accept`s (keyed by move). */
+  #collect(key: string, expect: ReadonlySet<string>, accept: (m: ParticipantMessage) => boolean): Promise<Map<string, ParticipantMessage>> {
+    return new Promise((resolve) => {
+      const waiting: Waiting = { expect, replies: new Map(), accept, done: () => undefined };
+      waiting.done = () => {
+        this.#waiting.delete(key);
+        resolve(waiting.replies);
+      };
+      if (expect.size === 0) {
+        resolve(waiting.replies);
+        return;
+      }
+      this.#waiting.set(key, waiting);
+    });
+  }
+
+  #receive(message: ParticipantMessage): void {
+    const key = message.moveId ?? (message.type === 'released' ? `install-${message.version}` : null);
+    if (key === null) return;
+    const waiting = this.#waiting.get(key);
+    if (waiting === undefined || !waiting.expect.has(message.member) || !waiting.accept(message)) return;
+    waiting.replies.set(message.member, message);
+    if (waiting.replies.size === waiting.expect.size) waiting.done();
+  }
+}
