@@ -5,7 +5,7 @@
 // This module validates the rules (zod, every error names the path of the bad key) and compiles them into a
 // matcher that answers "which rule claims this topic", the part of a lookup that does not depend on state.
 
-import { LRUCache } from 'lru-cache';
+import { BoundedMap } from './bounded-map.ts';
 import { z } from 'zod';
 import type { Cluster } from './cluster.ts';
 import { ValidationError } from './errors.ts';
@@ -164,7 +164,7 @@ export class CompiledRules {
   /** Declaration order: batches in config order, patterns in list order within a batch. */
   readonly #patterns: readonly CompiledPattern[];
   readonly #defaultMatch: RuleMatch;
-  readonly #cache: LRUCache<string, RuleMatch>;
+  readonly #cache: BoundedMap<string, RuleMatch>;
 
   constructor(config: RoutesConfig, options: CompileOptions = {}) {
     this.default = config.default;
@@ -185,7 +185,7 @@ export class CompiledRules {
     this.#prefixes = prefixes;
     this.#patterns = patterns;
     this.#defaultMatch = Object.freeze({ batch: null, rule: Object.freeze({ kind: 'default', value: config.default }) });
-    this.#cache = new LRUCache<string, RuleMatch>({ max: options.cacheSize ?? 10_000 });
+    this.#cache = new BoundedMap<string, RuleMatch>(options.cacheSize ?? 10_000);
   }
 
   batch(name: string): BatchRules | undefined {

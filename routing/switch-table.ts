@@ -11,7 +11,7 @@
 //   version starts with an empty cache, which is how "invalidation on version change" works: nothing to
 //   invalidate, the old cache goes away with the old snapshot.
 
-import { LRUCache } from 'lru-cache';
+import { BoundedMap } from './bounded-map.ts';
 import { clusterOf, type Cluster, type RouteStateName } from './cluster.ts';
 import { RouteConflictError } from './errors.ts';
 import type { Rule, RuleMatch } from './rules.ts';
@@ -48,7 +48,7 @@ export class RoutingSnapshot {
   readonly rules: CompiledRules;
   readonly #batches: ReadonlyMap<string, RouteStateName>;
   readonly #topics: ReadonlyMap<string, RouteStateName>;
-  readonly #cache: LRUCache<string, Resolution>;
+  readonly #cache: BoundedMap<string, Resolution>;
 
   constructor(rules: CompiledRules, assignment: RouteAssignment, cacheSize: number) {
     this.rules = rules;
@@ -56,7 +56,7 @@ export class RoutingSnapshot {
     // Copies: the snapshot must not change if the caller later mutates the maps it passed in.
     this.#batches = new Map(assignment.batches);
     this.#topics = new Map(assignment.topics);
-    this.#cache = new LRUCache<string, Resolution>({ max: cacheSize });
+    this.#cache = new BoundedMap<string, Resolution>(cacheSize);
   }
 
   resolve(topic: string): Resolution {

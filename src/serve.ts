@@ -64,7 +64,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       requestTimeoutMs: c.requestTimeoutMs,
       metadataTtlMs: c.metadataTtlMs,
       connectionsPerBroker: c.connectionsPerBroker,
-      onUpstreamResponse: (cluster, apiKey, seconds) => metrics.upstreamDuration.observe({ cluster, api: apiName(apiKey) }, seconds),
+      onUpstreamResponse: (cluster, apiKey, seconds) => metrics.observeUpstream(cluster, apiKey, seconds),
       maxFrameBytes: config.proxy.maxFrameBytes,
       logger: log,
       onBrokerState: (cluster, broker, up) => metrics.upstreamBrokerUp.set({ cluster, broker }, up ? 1 : 0),
@@ -193,7 +193,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       ...(spec.tls !== undefined ? { tls: spec.tls } : {}),
       ...(sasl !== undefined ? { authenticator: sasl.authenticator } : {}),
       onConnectionChange: () => metrics.connections.set(listeners.reduce((n, l) => n + l.connections.size, 0)),
-      onRequestDone: (apiKey, seconds) => metrics.requestDuration.observe({ api: apiName(apiKey) }, seconds),
+      onRequestDone: (apiKey, seconds) => metrics.observeRequest(apiKey, seconds),
     }));
   }
   const ports: Record<string, number> = {};

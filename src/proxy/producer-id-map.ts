@@ -6,7 +6,7 @@
 //   a partition moves onto a cluster, so a partition that comes back never meets the pid it wrote under before
 //   (its sequence there is behind the client's and the broker would answer OUT_OF_ORDER_SEQUENCE_NUMBER),
 //   while a broker accepts any first sequence from a pid it has never seen on that partition.
-import { LRUCache } from 'lru-cache';
+import { BoundedMap } from '../../routing/bounded-map.ts';
 import type { Cluster } from '../../routing/cluster.ts';
 
 export interface UpstreamProducer {
@@ -20,14 +20,15 @@ export class ProducerIdMap {
   readonly #defaultCluster: Cluster;
   readonly #allocate: AllocatePid;
   readonly #movedBefore: (topic: string) => boolean;
-  #mapped: LRUCache<string, Promise<UpstreamProducer>>;
+  /** A mapping being allocated is a Promise until it resolves, then the value itself (synchronous hits). */
+  #mapped: BoundedMap<string, UpstreamProducer | Promise<UpstreamProducer>>;
 
   constructor(opts: { defaultCluster: Cluster; allocate: AllocatePid; maxEntries?: number; movedBefore?: (topic: string) => boolean }) {
     this.#defaultCluster = opts.defaultCluster;
     this.#allocate = opts.allocate;
     this.#movedBefore = opts.movedBefore ?? (() => false);
     const max = opts.maxEntries ?? 200_000;
-    this.#mapped = new LRUCache({ max });
+    this.#mapped = new BoundedMap(max);
   }
 
 
@@ -44,12 +45,18 @@ export class ProducerIdMap {
     const key = `${client.producerId}:${client.producerEpoch}:${cluster}:${generation}`;
     let p = this.#mapped.get(key);
     if (!p) {
-      p = this.#allocate(cluster);
-      this.#mapped.set(key, p);
-      // A failed allocation must not stick: the next batch asks again.
-      p.catch(() => {
-        if (this.#mapped.get(key) === p) this.#mapped.delete(key);
-      });
+      const allocating = this.#allocate(cluster);
+      p = allocating;
+      this.#mapped.set(key, allocating);
+      allocating.then(
+        (value) => {
+          if (this.#mapped.peek(key) === allocating) this.#mapped.set(key, value);
+        },
+        // A failed allocation must not stick: the next batch asks again.
+        () => {
+          if (this.#mapped.peek(key) === allocating) this.#mapped.delete(key);
+        },
+      );
     }
     return p;
   }

@@ -10,7 +10,7 @@
 // retriable error and resends in order. A batch at or before `next` goes (before: a retry, which the broker
 // de-duplicates). A batch known not to be written (it failed with a "not written" error, or never left the
 // proxy) moves `next` back to its start. Producers the proxy has not seen yet pass freely.
-import { LRUCache } from 'lru-cache';
+import { BoundedMap } from '../../routing/bounded-map.ts';
 
 interface Progress {
   next: number;
@@ -35,10 +35,10 @@ function isBeyond(a: number, b: number): boolean {
 }
 
 export class SequenceGuard {
-  readonly #progress: LRUCache<string, Progress>;
+  readonly #progress: BoundedMap<string, Progress>;
 
   constructor(maxEntries = 500_000) {
-    this.#progress = new LRUCache({ max: maxEntries });
+    this.#progress = new BoundedMap(maxEntries);
   }
 
   static key(producerId: bigint, epoch: number, topic: string, partition: number): string {

@@ -1,7 +1,7 @@
 // The proxy's client for one upstream cluster (source or target): bootstrap, a metadata cache, a small pool of
 // connections per broker, reconnect with backoff. Everything here is per cluster, so broker ids and topic
 // metadata of the two clusters never mix.
-import { LRUCache } from 'lru-cache';
+import { BoundedMap } from '../../routing/bounded-map.ts';
 import type { Logger } from 'pino';
 import type tls from 'node:tls';
 import type { UpstreamSaslConfig } from '../security/sasl-client.ts';
@@ -70,7 +70,8 @@ export class ClusterClient {
   #liveLanes = new Map<string, number>();
   readonly #lanes: number;
   #backoffUntil = new Map<string, { until: number; delayMs: number; reason: string }>();
-  #topics: LRUCache<string, TopicMeta>;
+  /** Topic metadata with the time it expires (performance.now() ms): a hit is one Map read and a compare. */
+  #topics: BoundedMap<string, { meta: TopicMeta; expiresAt: number }>;
   #inflightMetadata = new Map<string, Promise<TopicMeta>>();
   /** Version ranges every known broker of this cluster supports (intersection). */
   #versions: Map<number, VersionRange> | null = null;
@@ -85,7 +86,7 @@ export class ClusterClient {
     this.#opts = opts;
     this.#lanes = Math.max(1, opts.connectionsPerBroker ?? 4);
     this.#log = opts.logger.child({ cluster: opts.name });
-    this.#topics = new LRUCache<string, TopicMeta>({ max: 100_000, ttl: opts.metadataTtlMs, updateAgeOnGet: false });
+    this.#topics = new BoundedMap(100_000);
   }
 
   get ready(): boolean {
@@ -114,13 +115,17 @@ export class ClusterClient {
 
   /** Cached topic metadata, or undefined on a miss (the hot path's synchronous lookup; see topic()). */
   cachedTopic(name: string): TopicMeta | undefined {
-    return this.#topics.get(name);
+    const hit = this.#topics.get(name);
+    if (hit === undefined) return undefined;
+    if (hit.expiresAt > performance.now()) return hit.meta;
+    this.#topics.delete(name);
+    return undefined;
   }
 
   /** Cached topic metadata, fetched (and de-duplicated across callers) on a miss. */
   async topic(name: string, opts: { allowAutoCreate?: boolean; refresh?: boolean } = {}): Promise<TopicMeta> {
     if (!opts.refresh) {
-      const hit = this.#topics.get(name);
+      const hit = this.cachedTopic(name);
       if (hit) return hit;
     }
     const key = `${name}\u0000${opts.allowAutoCreate ? 1 : 0}`;
@@ -277,7 +282,7 @@ export class ClusterClient {
       };
       out.set(t.name, meta);
       // Errors are cached too, but briefly: a topic that is being created should show up soon.
-      this.#topics.set(t.name, meta, meta.errorCode === ErrorCode.NONE ? undefined : { ttl: 500 });
+      this.#topics.set(t.name, { meta, expiresAt: performance.now() + (meta.errorCode === ErrorCode.NONE ? this.#opts.metadataTtlMs : 500) });
     }
     return out;
   }
