@@ -12,6 +12,8 @@ import { SequenceGuard } from './proxy/sequence-guard.ts';
 import { ProxyListener } from './proxy/listener.ts';
 import type { ClientConnection } from './proxy/client-connection.ts';
 import { ConnectionLimiter } from './security/connection-limiter.ts';
+import { RequestMemoryBudget } from './proxy/request-memory-budget.ts';
+import { RateLimitedLog } from './rate-limited-log.ts';
 import { createSaslAuthenticator, createUpstreamSecurity, type SaslAuthenticatorFactory } from './security/setup.ts';
 import { createDispatcher } from './proxy/dispatcher.ts';
 import { accepts, advertisedApis } from './proxy/api-versions.ts';
@@ -148,6 +150,9 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   const limits = config.proxy.limits;
   const securityEvents = metrics.securityEvents();
   const limiter = new ConnectionLimiter(limits);
+  // Shared by every listener: the request-bytes budget and the rate limit of warnings clients can provoke.
+  const requestMemory = new RequestMemoryBudget(limits.maxBufferedRequestBytes);
+  const connectionWarnings = new RateLimitedLog();
   const dispatch = createDispatcher(px, advertised);
   const listenerSpecs = [
     { name: 'default', listen: config.proxy.listen, advertised: config.proxy.advertised, tls: config.proxy.tls, sasl: config.proxy.sasl },
@@ -173,6 +178,9 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       maxConnections: limits.maxConnections,
       limiter,
       idleTimeoutMs: limits.idleTimeoutMs,
+      memory: requestMemory,
+      frameReadTimeoutMs: limits.frameReadTimeoutMs,
+      warnings: connectionWarnings,
       tlsHandshakeTimeoutMs: limits.saslHandshakeTimeoutMs,
       events: securityEvents,
       dispatch,

@@ -1,7 +1,7 @@
 // Request dispatch by API key. Anything the proxy does not serve closes that one connection with a log line,
 // which is what a Kafka broker does with a request it cannot parse; the process never goes down for it.
 import { ApiKey } from '../../protocol/messages/index.ts';
-import type { Handler } from './client-connection.ts';
+import type { Handler } from './handler.ts';
 import { errorResponseFrame } from './error-response.ts';
 import { ErrorCode } from './error-codes.ts';
 import type { ProxyContext } from './proxy-context.ts';

@@ -6,7 +6,7 @@ import { ApiKey, decodeRequestBody } from '../../../protocol/messages/index.ts';
 import { encodeResponseFrame } from '../../../protocol/codec.ts';
 import type { FindCoordinatorRequest } from '../../../protocol/messages/find-coordinator-request.ts';
 import type { FindCoordinatorResponse } from '../../../protocol/messages/find-coordinator-response.ts';
-import type { Handler } from '../client-connection.ts';
+import type { Handler } from '../handler.ts';
 import { ErrorCode } from '../error-codes.ts';
 
 const TRANSACTION = 1;

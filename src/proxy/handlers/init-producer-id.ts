@@ -6,7 +6,7 @@ import { ApiKey, decodeRequestBody } from '../../../protocol/messages/index.ts';
 import { encodeResponseFrame } from '../../../protocol/codec.ts';
 import type { InitProducerIdRequest } from '../../../protocol/messages/init-producer-id-request.ts';
 import type { InitProducerIdResponse } from '../../../protocol/messages/init-producer-id-response.ts';
-import type { Handler } from '../client-connection.ts';
+import type { Handler } from '../handler.ts';
 import type { ProxyContext } from '../proxy-context.ts';
 import { ErrorCode } from '../error-codes.ts';
 

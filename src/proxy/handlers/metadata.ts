@@ -9,7 +9,7 @@ import { encodeResponseFrame } from '../../../protocol/codec.ts';
 import { uuidFromBytes } from '../../../protocol/uuid.ts';
 import type { MetadataRequest } from '../../../protocol/messages/metadata-request.ts';
 import type { MetadataResponse } from '../../../protocol/messages/metadata-response.ts';
-import type { Handler } from '../client-connection.ts';
+import type { Handler } from '../handler.ts';
 import type { ProxyContext, ProxyNode } from '../proxy-context.ts';
 import type { TopicMeta } from '../../upstream/cluster-client.ts';
 import { ErrorCode } from '../error-codes.ts';

@@ -10,7 +10,7 @@ import { rewriteProducer, splitBatches, type BatchView } from '../../../protocol
 import type { ProduceRequest } from '../../../protocol/messages/produce-request.ts';
 import type { ProduceResponse } from '../../../protocol/messages/produce-response.ts';
 import type { Cluster } from '../../../routing/cluster.ts';
-import type { Handler } from '../client-connection.ts';
+import type { Handler } from '../handler.ts';
 import type { ProxyContext } from '../proxy-context.ts';
 import { isRejection, type CompletionOutcome, type Ticket } from '../../../routing/cutover-barrier.ts';
 import type { BrokerConnection } from '../../upstream/broker-connection.ts';
