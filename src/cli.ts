@@ -2,7 +2,7 @@
 // (docs/admin-api.md). Exit codes: 0 success, 1 the API refused or could not be reached, 2 usage error.
 import { parseArgs } from 'node:util';
 import { AdminApiError, AdminClient, AdminUnreachableError, type WriteRequest } from './admin/client.ts';
-import { formatAny, formatAudit, formatInventory, formatLedger, formatOperation, formatResolution, formatRoutes } from './admin/format.ts';
+import { formatAudit, formatStatus, formatInventory, formatLedger, formatOperation, formatResolution, formatRoutes } from './admin/format.ts';
 
 const USAGE = `usage: kmp <command> [options]
 
@@ -136,7 +136,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'status': {
       expectArgs(command, args, 0);
       const status = await client.status();
-      print(status, () => formatAny(status));
+      print(status, () => formatStatus(status));
       return 0;
     }
     case 'audit': {

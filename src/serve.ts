@@ -24,6 +24,7 @@ import type { AdminControlPlane } from './admin/control-plane-port.ts';
 import { FileStateStore } from '../routing/file-state-store.ts';
 import type { Cluster } from '../routing/cluster.ts';
 import { createPreflight } from './preflight.ts';
+import { ClusterHealth, readinessOf } from './cluster-health.ts';
 
 export interface RunningProxy {
   readonly port: number;
@@ -47,6 +48,9 @@ function proxyClusterId(config: KmpConfig): string {
 
 export async function startProxyServer(config: KmpConfig, log: Logger): Promise<RunningProxy> {
   const metrics = new ProxyMetrics();
+  // Probed on a timer and whenever a broker connection drops (cluster-health.ts); set up before the clients so
+  // their broker callbacks can reach it.
+  let health: ClusterHealth | null = null;
   const clusters: Record<Cluster, ClusterClient> = {
     source: null as unknown as ClusterClient,
     target: null as unknown as ClusterClient,
@@ -68,7 +72,10 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       onUpstreamResponse: (cluster, apiKey, seconds) => metrics.upstreamDuration.observe({ cluster, api: apiName(apiKey) }, seconds),
       maxFrameBytes: config.proxy.maxFrameBytes,
       logger: log,
-      onBrokerState: (cluster, broker, up) => metrics.upstreamBrokerUp.set({ cluster, broker }, up ? 1 : 0),
+      onBrokerState: (cluster, broker, up) => {
+        metrics.upstreamBrokerUp.set({ cluster, broker }, up ? 1 : 0);
+        if (!up) health?.probeNow(cluster);
+      },
     });
   }
 
@@ -144,6 +151,17 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   const clustersReady = Promise.all([startCluster(clusters.source), startCluster(clusters.target)]);
   // Advertised API versions depend on both clusters: wait for them (bounded) before accepting producers.
   await Promise.race([clustersReady, new Promise((r) => setTimeout(r, 30_000))]);
+  // A Metadata request for one topic that does not exist: cheap on any cluster, and proof that it answers.
+  const clusterHealth = new ClusterHealth({
+    clusters: ['source', 'target'],
+    probe: async (c) => {
+      await clusters[c].topic('__kmp_health_probe', { refresh: true });
+    },
+    logger: log,
+  });
+  health = clusterHealth;
+  clusterHealth.start();
+  await clusterHealth.settled(5_000);
 
   // Client-facing listeners: the main one (proxy.listen) and proxy.listeners, each plaintext, TLS, SASL or
   // SASL over TLS; connection limits are shared by all of them (src/security/).
@@ -153,7 +171,15 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   // Shared by every listener: the request-bytes budget and the rate limit of warnings clients can provoke.
   const requestMemory = new RequestMemoryBudget(limits.maxBufferedRequestBytes);
   const connectionWarnings = new RateLimitedLog();
-  const dispatch = createDispatcher(px, advertised);
+  // New producers get their pid from a cluster that is up, the default one first (init-producer-id.ts).
+  const dispatch = createDispatcher(px, advertised, {
+    initProducerId: {
+      clusterOrder: () => {
+        const order: Cluster[] = [defaultCluster, defaultCluster === 'source' ? 'target' : 'source'];
+        return [...order.filter((c) => clusterHealth.state(c) !== 'down'), ...order.filter((c) => clusterHealth.state(c) === 'down')];
+      },
+    },
+  });
   const listenerSpecs = [
     { name: 'default', listen: config.proxy.listen, advertised: config.proxy.advertised, tls: config.proxy.tls, sasl: config.proxy.sasl },
     ...config.proxy.listeners,
@@ -228,14 +254,22 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     listen: config.admin.listen,
     tokens: config.admin.tokens,
     controlPlane: instrumentWrites(controlPlane, metrics, refreshRouteMetrics, log),
-    status: () => ({
-      connections: listener.connections.size,
-      inflightRequests: [...listener.connections].reduce((n, c) => n + c.inflight, 0),
-      heldRequests: controlPlane.barrier.heldNow,
-      routeVersion: controlPlane.version,
-      clusters: Object.fromEntries((['source', 'target'] as const).map((c) => [c, { ready: clusters[c].ready, clusterId: clusters[c].clusterId }])),
-    }),
-    ready: () => clusters.source.ready && clusters.target.ready,
+    status: () => {
+      const readiness = readinessOf(clusterHealth.view(), { stopping, requireAll: false });
+      const view = clusterHealth.view();
+      return {
+        ready: readiness.ready,
+        status: readiness.status,
+        ...(readiness.reasons.length > 0 ? { reasons: readiness.reasons } : {}),
+        connections: listener.connections.size,
+        inflightRequests: [...listener.connections].reduce((n, c) => n + c.inflight, 0),
+        heldRequests: controlPlane.barrier.heldNow,
+        bufferedRequestBytes: { used: requestMemory.usedBytes, limit: requestMemory.limitBytes },
+        routeVersion: controlPlane.version,
+        clusters: Object.fromEntries((['source', 'target'] as const).map((c) => [c, { ...view[c], clusterId: clusters[c].clusterId }])),
+      };
+    },
+    ready: ({ requireAll }) => readinessOf(clusterHealth.view(), { stopping, requireAll }),
     registry: {
       contentType: metrics.registry.contentType,
       metrics: async () => {
@@ -278,6 +312,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       stopping = true;
       log.info({ graceMs }, 'shutting down: no new connections, finishing in-flight requests');
       await listener.close(graceMs);
+      clusterHealth.stop();
       await admin.close();
       await controlPlane.close();
       clusters.source.close();
