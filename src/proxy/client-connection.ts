@@ -6,8 +6,9 @@
 // order by the ResponseQueue, however the upstream answers interleave.
 //
 // A fatal frame (a bad size, an undecodable header, a request its handler cannot decode) ends the connection at
-// its turn: what was read before it is dispatched as usual, nothing read after it is dispatched (a Produce behind
-// a garbage frame must not reach a cluster while its client never gets an answer).
+// its turn: what was read before it is dispatched and answered as usual (as a broker, which reads one request
+// at a time, would), nothing read after it is dispatched (a Produce behind a garbage frame must not reach a
+// cluster while its client never gets an answer).
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { FrameReader } from '../../protocol/frame-reader.ts';
@@ -274,15 +275,15 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   }
 
   /**
-   * A fatal frame: stop reading now, dispatch nothing read after it, and close when its turn comes (what was read
-   * before it is still dispatched in order).
+   * A fatal frame: stop reading now, dispatch nothing read after it, and when its turn comes close once the
+   * answers to what was read before it are written.
    */
   #stop(reason: string): void {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#clearFrameTimer();
     this.#applyReading();
-    this.#dispatching = this.#dispatching.then(() => this.close(reason));
+    this.#dispatching = this.#dispatching.then(() => this.closeAfterResponses(reason));
   }
 
   /**
@@ -348,7 +349,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
     const run = (): void | Promise<void> => {
       this.#queued--;
       // An earlier request closed the connection (its handler failed, or it asked to): this one is not served.
-      if (this.#closing || this.#closed) {
+      if (this.#closing || this.#closed || this.#ending) {
         this.#drop(slot, charge);
         return;
       }
@@ -368,11 +369,13 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   #drop(slot: ResponseSlot, charge: Charge): void {
     slot.drop();
     this.#release(charge);
+    this.#endIfDrained();
   }
 
   #handlerFailed(err: unknown, header: RequestHeader): void {
     if (err instanceof KafkaCodecError) {
-      this.close(`undecodable request api=${header.requestApiKey} v${header.requestApiVersion}: ${err.message}`);
+      // The answers to the requests before it are still due; nothing after it is dispatched (#ending).
+      this.closeAfterResponses(`undecodable request api=${header.requestApiKey} v${header.requestApiVersion}: ${err.message}`);
     } else {
       this.log.error({ err, api: header.requestApiKey, version: header.requestApiVersion }, 'request handler failed');
       this.close('internal error while handling a request');
