@@ -163,6 +163,7 @@ test('nothing read after a fatal frame is dispatched: no answer, nothing written
   assert.ok(!values.includes('behind-garbage') && !values.includes('behind-truncated') && !values.includes('after-garbage'), `nothing behind a bad frame reached the cluster (got ${values.join(',')})`);
   assert.deepEqual(values, ['before-garbage']);
   const linesAfter = proxy.logs().split('\n').filter((l) => l.includes('closing client connection')).length;
-  assert.equal(linesAfter - linesBefore, cases.length + 1, 'one close line per connection');
+  // At most one line per connection (fewer once the shared rate limit cuts in): never one per bad frame.
+  assert.ok(linesAfter - linesBefore <= cases.length + 1, `${linesAfter - linesBefore} close lines for ${cases.length + 1} connections`);
   assert.equal(proxy.child.exitCode, null);
 });
