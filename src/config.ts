@@ -295,11 +295,11 @@ export function createConfigSchema(sources: SecretSources) {
     /** Unanswered requests per connection before the proxy stops reading from it (backpressure). */
     maxInflightRequestsPerConnection: positiveInt().default(64),
     /** Request bytes held across all connections before reading pauses (Kafka: queued.max.request.bytes); 0 = no limit. */
-    maxBufferedRequestBytes: z.number().int('expected an integer').nonnegative('must be >= 0').default(256 * MIB),
+    maxBufferedRequestBytes: z.number().int('expected an integer').nonnegative('must be >= 0').default(128 * MIB),
     /** A request frame whose first bytes arrived must be complete within this; 0 = no limit. */
     frameReadTimeoutMs: z.number().int('expected an integer').nonnegative('must be >= 0').default(60_000),
   });
-  const LIMIT_DEFAULTS = { maxConnections: 10_000, maxConnectionsPerAddress: 1_000, idleTimeoutMs: 600_000, saslHandshakeTimeoutMs: 10_000, maxInflightRequestsPerConnection: 64, maxBufferedRequestBytes: 256 * MIB, frameReadTimeoutMs: 60_000 };
+  const LIMIT_DEFAULTS = { maxConnections: 10_000, maxConnectionsPerAddress: 1_000, idleTimeoutMs: 600_000, saslHandshakeTimeoutMs: 10_000, maxInflightRequestsPerConnection: 64, maxBufferedRequestBytes: 128 * MIB, frameReadTimeoutMs: 60_000 };
 
   const clusterSchema = z.strictObject({
     bootstrap: z.array(peerAddress).min(1, 'at least one host:port'),
