@@ -37,6 +37,11 @@ export class FrameReader {
     return this.sizeFilled + this.partialFilled;
   }
 
+  /** The announced size of the frame being assembled from several chunks; 0 between frames (memory budgets). */
+  get pendingFrameSize(): number {
+    return this.partial?.length ?? 0;
+  }
+
   /**
    * Feeds one chunk and returns the frames it completes (each without its size prefix), in stream order.
    * After a thrown KafkaCodecError the stream is out of sync: close the connection.

@@ -1,6 +1,9 @@
 // Checks before topics move to another cluster (docs/design.md §2, issue "gates"): a topic must exist on the
 // destination with the same partition count (otherwise keys would land in other partitions: refused), and
 // differences in the configs that change what producers or consumers see are reported as warnings.
+// A topic that exists on neither cluster (deleted after kmp saw it, which keeps it among the wave's known topics)
+// is skipped with a warning: there is nothing to check and nothing to move, and refusing would block its wave
+// until a restart (issue #11 point 3).
 import type { Cluster } from '../routing/cluster.ts';
 import type { PreflightResult } from '../routing/control-plane.ts';
 import type { ClusterClient } from './upstream/cluster-client.ts';
@@ -15,6 +18,7 @@ export const COMPARED_CONFIGS = [
   'message.timestamp.type',
 ] as const;
 
+
 export function createPreflight(clusters: Record<Cluster, ClusterClient>) {
   return async (topics: readonly string[], to: Cluster): Promise<PreflightResult> => {
     const from: Cluster = to === 'target' ? 'source' : 'target';
@@ -23,6 +27,10 @@ export function createPreflight(clusters: Record<Cluster, ClusterClient>) {
     const present: string[] = [];
     await Promise.all(topics.map(async (topic) => {
       const [src, dst] = await Promise.all([clusters[from].topic(topic, { refresh: true }), clusters[to].topic(topic, { refresh: true })]);
+      if (src.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION && dst.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
+        warnings.push(`${topic}: exists on neither cluster (deleted?): skipped`);
+        return;
+      }
       if (dst.errorCode !== ErrorCode.NONE) {
         refusals.push(`${topic}: does not exist on ${to} (error ${dst.errorCode}); create it with ${src.errorCode === ErrorCode.NONE ? src.partitions.length : 'the same'} partitions first`);
         return;

@@ -12,6 +12,8 @@ import { SequenceGuard } from './proxy/sequence-guard.ts';
 import { ProxyListener } from './proxy/listener.ts';
 import type { ClientConnection } from './proxy/client-connection.ts';
 import { ConnectionLimiter } from './security/connection-limiter.ts';
+import { RequestMemoryBudget } from './proxy/request-memory-budget.ts';
+import { RateLimitedLog } from './rate-limited-log.ts';
 import { createSaslAuthenticator, createUpstreamSecurity, type SaslAuthenticatorFactory } from './security/setup.ts';
 import { createDispatcher } from './proxy/dispatcher.ts';
 import { ApiVersionTable } from './proxy/api-versions.ts';
@@ -23,6 +25,7 @@ import { FileStateStore } from '../routing/file-state-store.ts';
 import type { Cluster } from '../routing/cluster.ts';
 import { createPreflight } from './preflight.ts';
 import { ErrorCode } from '../protocol/kafka-errors.ts';
+import { ClusterHealth, readinessOf } from './cluster-health.ts';
 
 export interface RunningProxy {
   readonly port: number;
@@ -46,6 +49,9 @@ function proxyClusterId(config: KmpConfig): string {
 
 export async function startProxyServer(config: KmpConfig, log: Logger): Promise<RunningProxy> {
   const metrics = new ProxyMetrics();
+  // Probed on a timer and whenever a broker connection drops (cluster-health.ts); set up before the clients so
+  // their broker callbacks can reach it.
+  let health: ClusterHealth | null = null;
   const clusters: Record<Cluster, ClusterClient> = {
     source: null as unknown as ClusterClient,
     target: null as unknown as ClusterClient,
@@ -67,7 +73,10 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       onUpstreamResponse: (cluster, apiKey, seconds) => metrics.observeUpstream(cluster, apiKey, seconds),
       maxFrameBytes: config.proxy.maxFrameBytes,
       logger: log,
-      onBrokerState: (cluster, broker, up) => metrics.upstreamBrokerUp.set({ cluster, broker }, up ? 1 : 0),
+      onBrokerState: (cluster, broker, up) => {
+        metrics.upstreamBrokerUp.set({ cluster, broker }, up ? 1 : 0);
+        if (!up) health?.probeNow(cluster);
+      },
     });
   }
 
@@ -155,13 +164,35 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   const clustersReady = Promise.all([startCluster(clusters.source), startCluster(clusters.target)]);
   // Advertised API versions depend on both clusters: wait for them (bounded) before accepting producers.
   await Promise.race([clustersReady, new Promise((r) => setTimeout(r, 30_000))]);
+  // A Metadata request for one topic that does not exist: cheap on any cluster, and proof that it answers.
+  const clusterHealth = new ClusterHealth({
+    clusters: ['source', 'target'],
+    probe: async (c) => {
+      await clusters[c].topic('__kmp_health_probe', { refresh: true });
+    },
+    logger: log,
+  });
+  health = clusterHealth;
+  clusterHealth.start();
+  await clusterHealth.settled(5_000);
 
   // Client-facing listeners: the main one (proxy.listen) and proxy.listeners, each plaintext, TLS, SASL or
   // SASL over TLS; connection limits are shared by all of them (src/security/).
   const limits = config.proxy.limits;
   const securityEvents = metrics.securityEvents();
   const limiter = new ConnectionLimiter(limits);
-  const dispatch = createDispatcher(px, advertised);
+  // Shared by every listener: the request-bytes budget and the rate limit of warnings clients can provoke.
+  const requestMemory = new RequestMemoryBudget(limits.maxBufferedRequestBytes);
+  const connectionWarnings = new RateLimitedLog();
+  // New producers get their pid from a cluster that is up, the default one first (init-producer-id.ts).
+  const dispatch = createDispatcher(px, advertised, {
+    initProducerId: {
+      clusterOrder: () => {
+        const order: Cluster[] = [defaultCluster, defaultCluster === 'source' ? 'target' : 'source'];
+        return [...order.filter((c) => clusterHealth.state(c) !== 'down'), ...order.filter((c) => clusterHealth.state(c) === 'down')];
+      },
+    },
+  });
   const listenerSpecs = [
     { name: 'default', listen: config.proxy.listen, advertised: config.proxy.advertised, tls: config.proxy.tls, sasl: config.proxy.sasl },
     ...config.proxy.listeners,
@@ -186,6 +217,9 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       maxConnections: limits.maxConnections,
       limiter,
       idleTimeoutMs: limits.idleTimeoutMs,
+      memory: requestMemory,
+      frameReadTimeoutMs: limits.frameReadTimeoutMs,
+      warnings: connectionWarnings,
       tlsHandshakeTimeoutMs: limits.saslHandshakeTimeoutMs,
       events: securityEvents,
       dispatch,
@@ -233,14 +267,22 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     listen: config.admin.listen,
     tokens: config.admin.tokens,
     controlPlane: instrumentWrites(controlPlane, metrics, refreshRouteMetrics, log),
-    status: () => ({
-      connections: listener.connections.size,
-      inflightRequests: [...listener.connections].reduce((n, c) => n + c.inflight, 0),
-      heldRequests: controlPlane.barrier.heldNow,
-      routeVersion: controlPlane.version,
-      clusters: Object.fromEntries((['source', 'target'] as const).map((c) => [c, { ready: clusters[c].ready, clusterId: clusters[c].clusterId }])),
-    }),
-    ready: () => clusters.source.ready && clusters.target.ready,
+    status: () => {
+      const readiness = readinessOf(clusterHealth.view(), { stopping, requireAll: false });
+      const view = clusterHealth.view();
+      return {
+        ready: readiness.ready,
+        status: readiness.status,
+        ...(readiness.reasons.length > 0 ? { reasons: readiness.reasons } : {}),
+        connections: listener.connections.size,
+        inflightRequests: [...listener.connections].reduce((n, c) => n + c.inflight, 0),
+        heldRequests: controlPlane.barrier.heldNow,
+        bufferedRequestBytes: { used: requestMemory.usedBytes, limit: requestMemory.limitBytes },
+        routeVersion: controlPlane.version,
+        clusters: Object.fromEntries((['source', 'target'] as const).map((c) => [c, { ...view[c], clusterId: clusters[c].clusterId }])),
+      };
+    },
+    ready: ({ requireAll }) => readinessOf(clusterHealth.view(), { stopping, requireAll }),
     registry: {
       contentType: metrics.registry.contentType,
       metrics: async () => {
@@ -284,6 +326,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       stopping = true;
       log.info({ graceMs }, 'shutting down: no new connections, finishing in-flight requests');
       await listener.close(graceMs);
+      clusterHealth.stop();
       await admin.close();
       await controlPlane.close();
       gates.close();

@@ -19,6 +19,7 @@ import { parseHostPort } from '../config/index.ts';
 import { ANONYMOUS_LOOPBACK, TokenAuthenticator, roleAllows, type Principal } from './auth.ts';
 import type { AdminControlPlane, OperationResult, WriteOptions } from './control-plane-port.ts';
 import type { InventoryTopicView } from '../inventory.ts';
+import type { Readiness } from '../cluster-health.ts';
 import { HttpError, readBody, sendError, sendJson, sendText, toHttpError } from './http.ts';
 import { writeBodySchema } from './write-body.ts';
 import { gateRoutes } from '../gates/admin-routes.ts';
@@ -38,8 +39,11 @@ export interface AdminServerOptions {
   readonly controlPlane: AdminControlPlane;
   /** `GET /v1/status`: connections, in-flight and held requests, upstream health — whatever the program reports. */
   readonly status: () => unknown;
-  /** `GET /readyz`: true once both clusters answered Metadata. */
-  readonly ready: () => boolean | Promise<boolean>;
+  /**
+   * `GET /readyz` (`?require=all`: every cluster must be up): a bare boolean, or the readiness with per-cluster
+   * health and reasons (cluster-health.ts readinessOf), which is then the body.
+   */
+  readonly ready: (query: { requireAll: boolean }) => boolean | Readiness | Promise<boolean | Readiness>;
   readonly registry: MetricsRegistry;
   /** `GET /v1/inventory`: the producer inventory, per topic (ProducerInventory.topics()). Absent: 404. */
   readonly inventory?: () => readonly InventoryTopicView[];
@@ -174,14 +178,17 @@ export function createAdminHandler(options: AdminServerOptions): (req: IncomingM
       pattern: /^\/readyz$/,
       access: 'open',
       read: async (ctx) => {
-        let ready: boolean;
+        const require = ctx.url.searchParams.get('require');
+        if (require !== null && require !== 'all' && require !== 'any') throw new HttpError(400, `require: expected "all" or "any", got "${require}"`);
+        let body: Readiness | { ready: boolean };
         try {
-          ready = await options.ready();
+          const answer = await options.ready({ requireAll: require === 'all' });
+          body = typeof answer === 'boolean' ? { ready: answer } : answer;
         } catch (error) {
           log.warn({ err: error }, 'readiness check failed');
-          ready = false;
+          body = { ready: false };
         }
-        sendJson(ctx.res, ready ? 200 : 503, { ready });
+        sendJson(ctx.res, body.ready ? 200 : 503, body);
       },
     },
     {

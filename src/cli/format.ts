@@ -171,3 +171,21 @@ export function formatInventory(topics: readonly WireInventoryTopic[]): string {
 export function formatAny(value: unknown): string {
   return YAML.stringify(value, { indent: 2 }).trimEnd();
 }
+
+/**
+ * `kmp status`: the health first (overall status, then one row per cluster with its state and reason), then the
+ * rest of the document as YAML. A document without per-cluster health (an older proxy) is printed as is.
+ */
+export function formatStatus(value: unknown): string {
+  const doc = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const clusters = doc.clusters as Record<string, { state?: unknown; since?: unknown; reason?: unknown }> | undefined;
+  if (clusters === undefined || typeof clusters !== 'object' || !Object.values(clusters).every((c) => typeof c?.state === 'string')) return formatAny(value);
+  const { status, reasons, clusters: _clusters, ready: _ready, ...rest } = doc;
+  const head = `health: ${typeof status === 'string' ? status : '?'}${doc.ready === false ? ' (not ready)' : ''}`;
+  const table = formatTable(
+    ['CLUSTER', 'STATE', 'SINCE', 'REASON'],
+    Object.entries(clusters).map(([name, c]) => [name, String(c.state), typeof c.since === 'string' ? c.since : '-', typeof c.reason === 'string' ? c.reason : '-']),
+  );
+  const why = Array.isArray(reasons) && reasons.length > 0 ? `\n${reasons.map((r) => `  - ${String(r)}`).join('\n')}` : '';
+  return `${head}${why}\n\n${table}\n\n${formatAny(rest)}`;
+}

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { AdminApiError, AdminClient, AdminUnreachableError, type WriteRequest } from './admin-client.ts';
 import { formatGateResult, runGateCommand } from './gates.ts';
-import { formatAny, formatAudit, formatInventory, formatLedger, formatOperation, formatResolution, formatRoutes } from './format.ts';
+import { formatAny, formatAudit, formatStatus, formatInventory, formatLedger, formatOperation, formatResolution, formatRoutes } from './format.ts';
 
 const USAGE = `usage: kmp <command> [options]
 
@@ -144,7 +144,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'status': {
       expectArgs(command, args, 0);
       const status = await client.status();
-      print(status, () => formatAny(status));
+      print(status, () => formatStatus(status));
       return 0;
     }
     case 'audit': {

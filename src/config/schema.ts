@@ -202,8 +202,12 @@ export function createConfigSchema({ baseDir }: ConfigSchemaOptions) {
     saslHandshakeTimeoutMs: positiveInt().default(10_000),
     /** Unanswered requests per connection before the proxy stops reading from it (backpressure). */
     maxInflightRequestsPerConnection: positiveInt().default(64),
+    /** Request bytes held across all connections before reading pauses (Kafka: queued.max.request.bytes); 0 = no limit. */
+    maxBufferedRequestBytes: z.number().int('expected an integer').nonnegative('must be >= 0').default(128 * MIB),
+    /** A request frame whose first bytes arrived must be complete within this; 0 = no limit. */
+    frameReadTimeoutMs: z.number().int('expected an integer').nonnegative('must be >= 0').default(60_000),
   });
-  const LIMIT_DEFAULTS = { maxConnections: 10_000, maxConnectionsPerAddress: 1_000, idleTimeoutMs: 600_000, saslHandshakeTimeoutMs: 10_000, maxInflightRequestsPerConnection: 64 };
+  const LIMIT_DEFAULTS = { maxConnections: 10_000, maxConnectionsPerAddress: 1_000, idleTimeoutMs: 600_000, saslHandshakeTimeoutMs: 10_000, maxInflightRequestsPerConnection: 64, maxBufferedRequestBytes: 128 * MIB, frameReadTimeoutMs: 60_000 };
 
   // The cluster's Schema Registry (Confluent REST API, e.g. Apicurio's /apis/ccompat/v7): the schema gate checks
   // that every schema id in use resolves the same way in the target registry (src/gates/schema-gate.ts).

@@ -4,37 +4,22 @@
 // the next request is looked at), which is what keeps a partition's batches in the client's order upstream even
 // when a request has to wait (metadata lookup, a producer id, a cutover hold). Responses are released in request
 // order by the ResponseQueue, however the upstream answers interleave.
+//
+// A fatal frame (a bad size, an undecodable header, a request its handler cannot decode) ends the connection at
+// its turn: what was read before it is dispatched and answered as usual (as a broker, which reads one request
+// at a time, would), nothing read after it is dispatched (a Produce behind a garbage frame must not reach a
+// cluster while its client never gets an answer).
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { FrameReader } from '../../protocol/frame-reader.ts';
 import { KafkaCodecError } from '../../protocol/errors.ts';
 import { decodeRequestHeader } from '../../protocol/header.ts';
-import { ResponseQueue, type ResponseSlot } from './response-queue.ts';
 import type { RequestHeader } from '../../protocol/header.ts';
-
-/** What a handler gets for one request. */
-export interface RequestContext {
-  header: RequestHeader;
-  frame: Buffer;
-  bodyOffset: number;
-  connection: ClientConnection;
-}
-
-/**
- * A handler returns once the request has been dispatched (its upstream writes issued); it answers through
- * `slot` (possibly later). A slot is null when the request expects no answer (Produce with acks=0); handlers
- * that only know that after decoding call `ctx.connection.noResponse()`-style logic through `RequestOutcome`.
- */
-export type Handler = (ctx: RequestContext, respond: Responder) => void | Promise<void>;
-
-export interface Responder {
-  /** The encoded response frame (size prefix included). */
-  send(chunks: Buffer[]): void;
-  /** This request gets no response (acks=0 Produce). */
-  none(): void;
-  /** Close the connection because of this request (a broker would too). */
-  close(reason: string): void;
-}
+import { ResponseQueue, type ResponseSlot } from './response-queue.ts';
+import type { AdvertisedNode, ConnectionAuthenticator, ConnectionView, Handler, RequestContext, Responder } from './handler.ts';
+import type { MemoryPressureListener, RequestMemoryBudget } from './request-memory-budget.ts';
+import { RateLimitedLog } from '../rate-limited-log.ts';
+import type { LimitName } from '../security/events.ts';
 
 export interface ClientConnectionOptions {
   socket: net.Socket;
@@ -47,55 +32,47 @@ export interface ClientConnectionOptions {
   /** The listener's name (logs, metrics). Default "default". */
   listener?: string;
   /** Brokers to answer Metadata with on this listener (each listener advertises its own address). */
-  advertisedNodes?: { nodeId: number; host: string; port: number }[];
+  advertisedNodes?: AdvertisedNode[];
   /** SASL listeners: the per-connection authenticator that gates every request (src/security/). */
-  authenticator?: (conn: ClientConnection) => ConnectionAuthenticator;
+  authenticator?: (conn: ConnectionView) => ConnectionAuthenticator;
   /** Closes the connection after this long without traffic while nothing is in flight; 0 = never. */
   idleTimeoutMs?: number;
-  /** A limit fired on this connection (max frame size, idle timeout, max in-flight pause). */
-  onLimit?: (limit: 'max_frame_bytes' | 'idle_timeout' | 'max_inflight_requests') => void;
+  /** A limit fired on this connection (max frame size, idle timeout, max in-flight pause, memory, frame deadline). */
+  onLimit?: (limit: LimitName) => void;
   /** The authenticated principal from the TLS client certificate, if any (SASL overrides it). */
   principal?: string | null;
   /** A request was answered (or settled without an answer): its API key and seconds since it was read. */
   onRequestDone?: (apiKey: number, seconds: number) => void;
+  /** Request bytes held by every connection together; reading pauses at frame boundaries while it is used up. */
+  memory?: RequestMemoryBudget;
+  /** A frame whose first bytes arrived must be complete within this many ms of reading; 0/undefined = no limit. */
+  frameReadTimeoutMs?: number;
+  /** Shared by the connections of a process, so that a peer cannot multiply warnings (default: one per process). */
+  warnings?: RateLimitedLog;
 }
-
-/**
- * Authentication of one connection (SASL): which requests may be dispatched now, and the raw-token mode of
- * SaslHandshake v0. Consulted at dispatch time, in request order, so a login that completes asynchronously is
- * complete before the next request is looked at.
- */
-export interface ConnectionAuthenticator {
-  /** APIs this connection advertises on top of the proxy's table (SaslHandshake, SaslAuthenticate). */
-  readonly advertisedApis: readonly { apiKey: number; minVersion: number; maxVersion: number }[];
-  /** True while the next frame is a raw SASL token (after SaslHandshake v0), not a Kafka request. */
-  readonly expectsRawToken: boolean;
-  handleRawToken(frame: Buffer, respond: Responder): void | Promise<void>;
-  /** Null when a request with this API key may be dispatched now; otherwise why the connection closes. */
-  refusal(apiKey: number): string | null;
-  /** The connection closed. */
-  dispose(): void;
-}
-
-let nextConnectionId = 1;
 
 /** Kafka's `sasl.server.max.receive.size` default: the largest frame read from a client before it logged in. */
 export const MAX_UNAUTHENTICATED_FRAME_BYTES = 512 * 1024;
 
-export class ClientConnection {
+const DEFAULT_WARNINGS = new RateLimitedLog();
+
+/** Bytes of one request charged to the memory budget until the request is settled. */
+interface Charge {
+  bytes: number;
+  released: boolean;
+}
+
+let nextConnectionId = 1;
+
+export class ClientConnection implements ConnectionView, MemoryPressureListener {
   readonly id = nextConnectionId++;
   readonly remoteAddress: string;
   readonly log: Logger;
-  /** Filled from the ApiVersions v3+ request: the client's software name and version. */
   clientSoftware: { name: string; version: string } | null = null;
   clientId: string | null = null;
-  /** The authenticated principal: the SASL user, else the TLS client certificate's subject; null when anonymous. */
   principal: string | null = null;
-  /** The listener this connection came through. */
   readonly listener: string;
-  /** Metadata's broker list for this listener; undefined = the proxy's default nodes. */
-  readonly advertisedNodes: { nodeId: number; host: string; port: number }[] | undefined;
-  /** Set on SASL listeners. */
+  readonly advertisedNodes: AdvertisedNode[] | undefined;
   readonly auth: ConnectionAuthenticator | null;
   readonly #socket: net.Socket;
   /** Until a SASL login succeeds the frame limit is small (unauthenticated peers must not make us allocate MiBs). */
@@ -103,16 +80,30 @@ export class ClientConnection {
   #fullFramesPending = false;
   readonly #responses: ResponseQueue;
   readonly #opts: ClientConnectionOptions;
+  readonly #warnings: RateLimitedLog;
   #dispatching: Promise<void> = Promise.resolve();
   #queued = 0;
-  #paused = false;
+  /** Why reading is paused: too many unanswered requests, or the memory budget is used up. */
+  readonly #pauseReasons = new Set<'inflight' | 'memory'>();
+  #socketPaused = false;
+  /** The socket closed. */
   #closed = false;
+  /** close() was called: nothing more is dispatched or written. */
+  #closing = false;
+  /** A fatal frame was read: nothing after it is decoded or dispatched; the connection closes at its turn. */
+  #stopped = false;
   /** Closing once the queued responses are written (e.g. after a failed login's answer). */
   #ending = false;
+  /** The announced size of the frame being assembled, charged to the memory budget. */
+  #partialCharge = 0;
+  readonly #charges = new Set<Charge>();
+  #frameTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #unsubscribeMemory: () => void;
 
   constructor(opts: ClientConnectionOptions) {
     this.#opts = opts;
     this.#socket = opts.socket;
+    this.#warnings = opts.warnings ?? DEFAULT_WARNINGS;
     this.remoteAddress = `${opts.socket.remoteAddress}:${opts.socket.remotePort}`;
     this.listener = opts.listener ?? 'default';
     this.advertisedNodes = opts.advertisedNodes;
@@ -129,7 +120,9 @@ export class ClientConnection {
       this.#socket.setTimeout(opts.idleTimeoutMs);
       this.#socket.on('timeout', () => this.#onIdle());
     }
+    this.#unsubscribeMemory = opts.memory?.subscribe(this) ?? (() => undefined);
     this.auth = opts.authenticator?.(this) ?? null;
+    if (opts.memory?.exhausted) this.onMemoryPressure();
   }
 
   get closed(): boolean {
@@ -142,8 +135,10 @@ export class ClientConnection {
   }
 
   close(reason: string): void {
-    if (this.#closed) return;
-    this.log.warn({ reason, clientId: this.clientId }, 'closing client connection');
+    if (this.#closed || this.#closing) return;
+    this.#closing = true;
+    this.#warnings.warn(this.log, 'closing client connection', { reason, clientId: this.clientId }, 'closing client connection');
+    this.#clearFrameTimer();
     this.#socket.destroy();
   }
 
@@ -152,10 +147,10 @@ export class ClientConnection {
    * must reach the client before the connection goes, as with a broker).
    */
   closeAfterResponses(reason: string): void {
-    if (this.#closed || this.#ending) return;
+    if (this.#closed || this.#closing || this.#ending) return;
     this.#ending = true;
-    this.log.warn({ reason, clientId: this.clientId, principal: this.principal }, 'closing client connection');
-    this.#socket.pause();
+    this.#warnings.warn(this.log, 'closing client connection', { reason, clientId: this.clientId, principal: this.principal }, 'closing client connection');
+    this.#applyReading();
     this.#endIfDrained();
   }
 
@@ -188,9 +183,35 @@ export class ClientConnection {
     }
   }
 
+  // ── memory budget (request-memory-budget.ts) ───────────────────────────────────────────────────────────────
+
+  onMemoryPressure(): void {
+    // A frame in progress is finished: its bytes are charged already and only completing it frees them.
+    if (this.#frames.bufferedBytes === 0 && !this.#pauseReasons.has('memory')) {
+      this.#pauseReasons.add('memory');
+      this.#opts.onLimit?.('max_buffered_request_bytes');
+      this.#applyReading();
+    }
+  }
+
+  onMemoryAvailable(): void {
+    if (this.#pauseReasons.delete('memory')) this.#applyReading();
+  }
+
+  #release(charge: Charge): void {
+    if (charge.released) return;
+    charge.released = true;
+    this.#charges.delete(charge);
+    this.#opts.memory?.release(charge.bytes);
+  }
+
+  // ── reading ────────────────────────────────────────────────────────────────────────────────────────────────
+
   #onData(chunk: Buffer): void {
-    if (this.#ending) return;
+    if (this.#ending || this.#closing || this.#stopped) return;
     this.#maybeUseFullFrames();
+    // The frame that was being assembled (if any) is the first one this chunk completes; it is charged already.
+    const carried = this.#partialCharge;
     let frames: Buffer[];
     try {
       frames = this.#frames.push(chunk);
@@ -199,45 +220,101 @@ export class ClientConnection {
       if (tooLarge) this.#opts.onLimit?.('max_frame_bytes');
       // 0x16 0x03 is a TLS record header: a TLS client on a plaintext listener reads as a huge frame size.
       const tlsHint = tooLarge && chunk[0] === 0x16 && chunk[1] === 0x03 ? ' (this looks like a TLS handshake on a plaintext listener)' : '';
-      this.close(`bad frame: ${(err as Error).message}${tlsHint}`);
+      this.#stop(`bad frame: ${(err as Error).message}${tlsHint}`);
       return;
     }
-    for (const frame of frames) {
-      if (this.#closed || this.#ending) return;
-      if (this.auth !== null) this.#onGuardedFrame(frame, this.auth);
-      else this.#onFrame(frame);
+    const charges = frames.map((frame, i): Charge => {
+      const transferred = i === 0 && carried > 0;
+      const charge: Charge = { bytes: transferred ? carried : frame.length, released: false };
+      this.#charges.add(charge);
+      if (!transferred) this.#opts.memory?.charge(charge.bytes);
+      return charge;
+    });
+    // A frame started in this chunk and not complete yet: charge its whole announced size now.
+    if (carried === 0 || frames.length > 0) {
+      this.#partialCharge = this.#frames.pendingFrameSize;
+      this.#opts.memory?.charge(this.#partialCharge);
     }
+    for (const [i, frame] of frames.entries()) {
+      if (this.#closing || this.#ending || this.#stopped) {
+        // Read after a fatal frame (or a close): never dispatched.
+        for (const c of charges.slice(i)) this.#release(c);
+        break;
+      }
+      if (this.auth !== null) this.#onGuardedFrame(frame, this.auth, charges[i]);
+      else this.#onFrame(frame, charges[i]);
+    }
+    this.#afterRead(frames.length > 0);
+  }
+
+  /** After a chunk: the frame deadline, and a pause at this frame boundary if the memory budget is used up. */
+  #afterRead(completedAFrame: boolean): void {
+    if (this.#closing || this.#stopped) return;
+    if (this.#frames.bufferedBytes === 0) this.#clearFrameTimer();
+    else if (completedAFrame) this.#restartFrameTimer();
+    else if (this.#frameTimer === null) this.#restartFrameTimer();
+    if (this.#opts.memory?.exhausted) this.onMemoryPressure();
+  }
+
+  #restartFrameTimer(): void {
+    this.#clearFrameTimer();
+    const ms = this.#opts.frameReadTimeoutMs ?? 0;
+    if (ms <= 0 || this.#socketPaused) return;
+    this.#frameTimer = setTimeout(() => {
+      this.#frameTimer = null;
+      this.#opts.onLimit?.('frame_read_timeout');
+      const announced = this.#frames.pendingFrameSize;
+      this.close(`request frame not completed within ${ms} ms (${this.#frames.bufferedBytes} of ${announced > 0 ? announced : '?'} bytes read)`);
+    }, ms);
+    this.#frameTimer.unref();
+  }
+
+  #clearFrameTimer(): void {
+    if (this.#frameTimer !== null) clearTimeout(this.#frameTimer);
+    this.#frameTimer = null;
+  }
+
+  /**
+   * A fatal frame: stop reading now, dispatch nothing read after it, and when its turn comes close once the
+   * answers to what was read before it are written.
+   */
+  #stop(reason: string): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#clearFrameTimer();
+    this.#applyReading();
+    this.#dispatching = this.#dispatching.then(() => this.closeAfterResponses(reason));
   }
 
   /**
    * A frame on a SASL listener. Whether it is a raw SASL token or a request, and whether that request is allowed
    * yet, depends on the logins before it; so all of that is decided when it is its turn to be dispatched.
    */
-  #onGuardedFrame(frame: Buffer, auth: ConnectionAuthenticator): void {
+  #onGuardedFrame(frame: Buffer, auth: ConnectionAuthenticator, charge: Charge): void {
     const slot = this.#responses.reserve();
     this.#queued++;
     this.#maybePause();
     const run = (): void | Promise<void> => {
       this.#queued--;
-      if (this.#closed || this.#ending) {
-        slot.drop();
+      if (this.#closing || this.#closed || this.#ending) {
+        this.#drop(slot, charge);
         return;
       }
       if (auth.expectsRawToken) {
         const raw: RequestHeader = { requestApiKey: -1, requestApiVersion: 0, correlationId: 0, clientId: this.clientId };
-        return auth.handleRawToken(frame, this.#responderFor(slot, raw));
+        return auth.handleRawToken(frame, this.#responderFor(slot, raw, charge));
       }
       let header: RequestHeader;
       let bodyOffset: number;
       try {
         ({ header, bodyOffset } = decodeRequestHeader(frame));
       } catch (err) {
-        slot.drop();
+        this.#drop(slot, charge);
         this.close(`undecodable request header: ${err instanceof KafkaCodecError ? err.message : String(err)}`);
         return;
       }
       this.clientId = header.clientId;
-      const responder = this.#responderFor(slot, header);
+      const responder = this.#responderFor(slot, header, charge);
       const refusal = auth.refusal(header.requestApiKey);
       if (refusal !== null) {
         responder.close(refusal);
@@ -246,99 +323,138 @@ export class ClientConnection {
       return this.#opts.dispatch(header.requestApiKey)({ header, frame, bodyOffset, connection: this }, responder);
     };
     const failed = (err: unknown): void => {
-      slot.drop();
+      this.#drop(slot, charge);
       this.#handlerFailed(err, { requestApiKey: -1, requestApiVersion: 0, correlationId: 0, clientId: this.clientId });
     };
     this.#dispatching = this.#dispatching.then(run).catch(failed);
   }
 
-  #onFrame(frame: Buffer): void {
+  #onFrame(frame: Buffer, charge: Charge): void {
     let header: RequestHeader;
     let bodyOffset: number;
     try {
       ({ header, bodyOffset } = decodeRequestHeader(frame));
     } catch (err) {
-      this.close(`undecodable request header: ${err instanceof KafkaCodecError ? err.message : String(err)}`);
+      this.#release(charge);
+      this.#stop(`undecodable request header: ${err instanceof KafkaCodecError ? err.message : String(err)}`);
       return;
     }
     this.clientId = header.clientId;
     const slot = this.#responses.reserve();
     const handler = this.#opts.dispatch(header.requestApiKey);
     const ctx: RequestContext = { header, frame, bodyOffset, connection: this };
-    const responder = this.#responderFor(slot, header);
+    const responder = this.#responderFor(slot, header, charge);
     this.#queued++;
     this.#maybePause();
-    // Fast path: nothing is waiting to be dispatched, so dispatch now without a microtask hop.
     const run = (): void | Promise<void> => {
       this.#queued--;
+      // An earlier request closed the connection (its handler failed, or it asked to): this one is not served.
+      if (this.#closing || this.#closed || this.#ending) {
+        this.#drop(slot, charge);
+        return;
+      }
       try {
         return handler(ctx, responder);
       } catch (err) {
+        this.#drop(slot, charge);
         this.#handlerFailed(err, header);
       }
     };
-    this.#dispatching = this.#dispatching.then(run).catch((err) => this.#handlerFailed(err, header));
+    this.#dispatching = this.#dispatching.then(run).catch((err) => {
+      this.#drop(slot, charge);
+      this.#handlerFailed(err, header);
+    });
+  }
+
+  #drop(slot: ResponseSlot, charge: Charge): void {
+    slot.drop();
+    this.#release(charge);
+    this.#endIfDrained();
   }
 
   #handlerFailed(err: unknown, header: RequestHeader): void {
     if (err instanceof KafkaCodecError) {
-      this.close(`undecodable request api=${header.requestApiKey} v${header.requestApiVersion}: ${err.message}`);
+      // The answers to the requests before it are still due; nothing after it is dispatched (#ending).
+      this.closeAfterResponses(`undecodable request api=${header.requestApiKey} v${header.requestApiVersion}: ${err.message}`);
     } else {
       this.log.error({ err, api: header.requestApiKey, version: header.requestApiVersion }, 'request handler failed');
       this.close('internal error while handling a request');
     }
   }
 
-  #responderFor(slot: ResponseSlot, header: RequestHeader): Responder {
+  #responderFor(slot: ResponseSlot, header: RequestHeader, charge: Charge): Responder {
     const readAt = performance.now();
     const done = this.#opts.onRequestDone;
     const observe = done === undefined ? () => undefined : () => done(header.requestApiKey, (performance.now() - readAt) / 1000);
     return {
       send: (chunks) => {
         observe();
+        this.#release(charge);
         slot.fill(chunks);
         this.#maybeResume();
         this.#endIfDrained();
       },
       none: () => {
         observe();
+        this.#release(charge);
         slot.drop();
         this.#maybeResume();
         this.#endIfDrained();
       },
       close: (reason) => {
-        slot.drop();
+        this.#drop(slot, charge);
         this.close(`${reason} (api=${header.requestApiKey} v${header.requestApiVersion} client=${header.clientId ?? '-'})`);
       },
     };
   }
 
   #write(chunks: Buffer[]): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#closing) return;
     this.#socket.cork();
     for (const c of chunks) this.#socket.write(c);
     this.#socket.uncork();
   }
 
+  // ── pausing ────────────────────────────────────────────────────────────────────────────────────────────────
+
   #maybePause(): void {
-    if (!this.#paused && this.inflight >= this.#opts.maxInflightRequests) {
-      this.#paused = true;
-      this.#socket.pause();
+    if (!this.#pauseReasons.has('inflight') && this.inflight >= this.#opts.maxInflightRequests) {
+      this.#pauseReasons.add('inflight');
+      this.#applyReading();
       this.#opts.onLimit?.('max_inflight_requests');
     }
   }
 
   #maybeResume(): void {
-    if (this.#ending) return;
-    if (this.#paused && this.inflight < this.#opts.maxInflightRequests && this.#socket.writableLength < 4 * 1024 * 1024) {
-      this.#paused = false;
+    if (this.#pauseReasons.has('inflight') && this.inflight < this.#opts.maxInflightRequests && this.#socket.writableLength < 4 * 1024 * 1024) {
+      this.#pauseReasons.delete('inflight');
+      this.#applyReading();
+    }
+  }
+
+  /** Reads while nothing says otherwise; the frame deadline only runs while the socket is read. */
+  #applyReading(): void {
+    const pause = this.#pauseReasons.size > 0 || this.#ending || this.#stopped || this.#closing;
+    if (pause && !this.#socketPaused) {
+      this.#socketPaused = true;
+      this.#socket.pause();
+      this.#clearFrameTimer();
+    } else if (!pause && this.#socketPaused) {
+      this.#socketPaused = false;
       this.#socket.resume();
+      if (this.#frames.bufferedBytes > 0) this.#restartFrameTimer();
     }
   }
 
   #onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#clearFrameTimer();
+    this.#unsubscribeMemory();
+    // Requests still in flight upstream settle later; their bytes are no longer the client's to hold.
+    for (const c of [...this.#charges]) this.#release(c);
+    this.#opts.memory?.release(this.#partialCharge);
+    this.#partialCharge = 0;
     this.auth?.dispose();
     this.#opts.onClose?.(this);
   }

@@ -1,7 +1,7 @@
 // Request dispatch by API key. Anything the proxy does not serve closes that one connection with a log line,
 // which is what a Kafka broker does with a request it cannot parse; the process never goes down for it.
 import { ApiKey } from '../../protocol/messages/index.ts';
-import type { Handler } from './client-connection.ts';
+import type { Handler } from './handler.ts';
 import { errorResponseFrame } from './error-response.ts';
 import { ErrorCode } from '../../protocol/kafka-errors.ts';
 import type { ProxyContext } from './proxy-context.ts';
@@ -9,7 +9,7 @@ import type { AdvertisedApi } from './api-versions.ts';
 import { apiVersionsHandler } from './handlers/api-versions.ts';
 import { metadataHandler } from './handlers/metadata.ts';
 import { produceHandler } from './handlers/produce.ts';
-import { initProducerIdHandler } from './handlers/init-producer-id.ts';
+import { initProducerIdHandler, type InitProducerIdOptions } from './handlers/init-producer-id.ts';
 import { findCoordinatorHandler } from './handlers/find-coordinator.ts';
 import { saslHandshakeHandler } from './handlers/sasl-handshake.ts';
 import { saslAuthenticateHandler } from './handlers/sasl-authenticate.ts';
@@ -18,7 +18,11 @@ const API_NAMES = new Map<number, string>(Object.entries(ApiKey).map(([name, key
 
 const TRANSACTION_APIS = new Set<number>([ApiKey.AddPartitionsToTxn, ApiKey.AddOffsetsToTxn, ApiKey.EndTxn, ApiKey.TxnOffsetCommit, ApiKey.DescribeTransactions]);
 
-export function createDispatcher(px: ProxyContext, advertised: () => AdvertisedApi[]): (apiKey: number) => Handler {
+export interface DispatcherOptions {
+  initProducerId?: InitProducerIdOptions;
+}
+
+export function createDispatcher(px: ProxyContext, advertised: () => AdvertisedApi[], options: DispatcherOptions = {}): (apiKey: number) => Handler {
   const versionChecked = (apiKey: number, handler: Handler): Handler => (ctx, respond) => {
     const v = ctx.header.requestApiVersion;
     if (!px.apiVersions.accepts(apiKey, v)) {
@@ -31,7 +35,7 @@ export function createDispatcher(px: ProxyContext, advertised: () => AdvertisedA
     [ApiKey.ApiVersions, apiVersionsHandler(advertised)],
     [ApiKey.Metadata, versionChecked(ApiKey.Metadata, metadataHandler(px))],
     [ApiKey.Produce, produceHandler(px)],
-    [ApiKey.InitProducerId, versionChecked(ApiKey.InitProducerId, initProducerIdHandler(px))],
+    [ApiKey.InitProducerId, versionChecked(ApiKey.InitProducerId, initProducerIdHandler(px, options.initProducerId))],
     [ApiKey.FindCoordinator, versionChecked(ApiKey.FindCoordinator, findCoordinatorHandler())],
     // Answered on SASL listeners only (the handlers close the connection elsewhere); versions checked inside.
     [ApiKey.SaslHandshake, saslHandshakeHandler()],

@@ -8,10 +8,12 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import { ClientConnection } from './client-connection.ts';
-import type { ConnectionAuthenticator, Handler } from './client-connection.ts';
+import type { ConnectionAuthenticator, ConnectionView, Handler } from './handler.ts';
 import { TlsTerminator, peerPrincipal, type ServerTlsConfig } from '../security/tls.ts';
 import { normalizeAddress, type ConnectionLimiter } from '../security/connection-limiter.ts';
 import { NO_SECURITY_EVENTS, type SecurityEvents } from '../security/events.ts';
+import type { RequestMemoryBudget } from './request-memory-budget.ts';
+import { RateLimitedLog } from '../rate-limited-log.ts';
 
 export interface ListenerOptions {
   host: string;
@@ -31,13 +33,19 @@ export interface ListenerOptions {
   /** TLS handshakes must finish within this (default 10 s). */
   tlsHandshakeTimeoutMs?: number;
   /** SASL listener: one authenticator per connection. */
-  authenticator?: (conn: ClientConnection) => ConnectionAuthenticator;
+  authenticator?: (conn: ConnectionView) => ConnectionAuthenticator;
   /** Shared by every listener: global and per-address connection caps (replaces `maxConnections`). */
   limiter?: ConnectionLimiter;
   idleTimeoutMs?: number;
   events?: SecurityEvents;
   /** Client-facing request durations (metrics). */
   onRequestDone?: (apiKey: number, seconds: number) => void;
+  /** Shared by every listener: request bytes held across all connections (`limits.maxBufferedRequestBytes`). */
+  memory?: RequestMemoryBudget;
+  /** A started request frame must be complete within this (`limits.frameReadTimeoutMs`); 0 = no limit. */
+  frameReadTimeoutMs?: number;
+  /** Warnings a peer can provoke are rate-limited through this (default: one limiter per listener). */
+  warnings?: RateLimitedLog;
 }
 
 export class ProxyListener {
@@ -48,19 +56,21 @@ export class ProxyListener {
   /** The TCP sockets under this TLS listener's connections, handshake done or not (destroyed at shutdown). */
   readonly #handshaking = new Set<net.Socket>();
   readonly #events: SecurityEvents;
+  readonly #warnings: RateLimitedLog;
   readonly name: string;
 
   constructor(opts: ListenerOptions) {
     this.#opts = opts;
     this.name = opts.name ?? 'default';
     this.#events = opts.events ?? NO_SECURITY_EVENTS;
+    this.#warnings = opts.warnings ?? new RateLimitedLog();
     this.#tls = opts.tls === undefined ? null : new TlsTerminator({
       config: opts.tls,
       handshakeTimeoutMs: opts.tlsHandshakeTimeoutMs ?? 10_000,
       onSecure: (socket) => this.#startConnection(socket, peerPrincipal(socket)),
       onHandshakeError: (error, socket) => {
         this.#events.refused('tls_handshake_failed', this.name);
-        opts.logger.warn({ listener: this.name, remote: `${socket.remoteAddress}:${socket.remotePort}`, code: error.code, err: error.message }, 'TLS handshake failed');
+        this.#warnings.warn(opts.logger, 'TLS handshake failed', { listener: this.name, remote: `${socket.remoteAddress}:${socket.remotePort}`, code: error.code, err: error.message }, 'TLS handshake failed');
         socket.destroy();
       },
     });
@@ -99,14 +109,14 @@ export class ProxyListener {
       const refused = limiter.tryAcquire(address);
       if (refused !== null) {
         this.#events.limit(refused, this.name);
-        this.#opts.logger.warn({ listener: this.name, remote: `${socket.remoteAddress}:${socket.remotePort}`, limit: refused }, 'connection refused: too many connections');
+        this.#warnings.warn(this.#opts.logger, 'connection refused', { listener: this.name, remote: `${socket.remoteAddress}:${socket.remotePort}`, limit: refused }, 'connection refused: too many connections');
         socket.destroy();
         return;
       }
       socket.once('close', () => limiter.release(address));
     } else if (this.#connections.size >= this.#opts.maxConnections) {
       this.#events.limit('max_connections', this.name);
-      this.#opts.logger.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, limit: this.#opts.maxConnections }, 'connection refused: too many connections');
+      this.#warnings.warn(this.#opts.logger, 'connection refused', { remote: `${socket.remoteAddress}:${socket.remotePort}`, limit: this.#opts.maxConnections }, 'connection refused: too many connections');
       socket.destroy();
       return;
     }
@@ -137,6 +147,9 @@ export class ProxyListener {
       onLimit: (limit) => this.#events.limit(limit, this.name),
       principal,
       ...(this.#opts.onRequestDone !== undefined ? { onRequestDone: this.#opts.onRequestDone } : {}),
+      ...(this.#opts.memory !== undefined ? { memory: this.#opts.memory } : {}),
+      ...(this.#opts.frameReadTimeoutMs !== undefined ? { frameReadTimeoutMs: this.#opts.frameReadTimeoutMs } : {}),
+      warnings: this.#warnings,
     });
     this.#connections.add(conn);
     this.#opts.onConnectionChange?.(this.#connections.size);

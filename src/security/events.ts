@@ -9,6 +9,8 @@ export const LIMITS = [
   'sasl_handshake_timeout',
   'max_frame_bytes',
   'max_inflight_requests',
+  'max_buffered_request_bytes',
+  'frame_read_timeout',
 ] as const;
 export type LimitName = (typeof LIMITS)[number];
 

@@ -15,7 +15,7 @@
 //   requests. A request after the session expired closes the connection. Clients that cannot re-authenticate
 //   (SaslAuthenticate v0) are closed at expiry as well, as brokers do.
 import { ApiKey } from '../../protocol/messages/index.ts';
-import type { ClientConnection, ConnectionAuthenticator, Responder } from '../proxy/client-connection.ts';
+import type { ConnectionAuthenticator, ConnectionView, Responder } from '../proxy/handler.ts';
 import type { CredentialStore } from './credentials.ts';
 import type { SecurityEvents } from './events.ts';
 import { PlainSaslError, parsePlainMessage } from './plain.ts';
@@ -65,7 +65,7 @@ const EMPTY = Buffer.alloc(0);
 
 export class SaslServerSession implements ConnectionAuthenticator {
   readonly advertisedApis = SASL_APIS;
-  readonly #conn: ClientConnection;
+  readonly #conn: ConnectionView;
   readonly #settings: SaslListenerSettings;
   readonly #now: () => number;
   #phase: Phase = 'handshake';
@@ -78,7 +78,7 @@ export class SaslServerSession implements ConnectionAuthenticator {
   #expiresAt: number | null = null;
   #timer: NodeJS.Timeout | null;
 
-  constructor(conn: ClientConnection, settings: SaslListenerSettings) {
+  constructor(conn: ConnectionView, settings: SaslListenerSettings) {
     this.#conn = conn;
     this.#settings = settings;
     this.#now = settings.now ?? Date.now;

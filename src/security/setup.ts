@@ -2,7 +2,7 @@
 // authenticator of a listener (credentials file re-read) and the upstream TLS/SASL settings of a cluster (CA
 // bundle and client certificate re-read; new upstream connections use them, open ones keep their session).
 import type tls from 'node:tls';
-import type { ClientConnection } from '../proxy/client-connection.ts';
+import type { ConnectionView } from '../proxy/handler.ts';
 import { CredentialStore } from './credentials.ts';
 import type { SecurityEvents } from './events.ts';
 import { SaslServerSession, type SaslMechanism } from './sasl-server-session.ts';
@@ -16,7 +16,7 @@ export interface ListenerSaslConfig {
 }
 
 export interface SaslAuthenticatorFactory {
-  readonly authenticator: (conn: ClientConnection) => SaslServerSession;
+  readonly authenticator: (conn: ConnectionView) => SaslServerSession;
   /** Re-reads the credentials file; on error the previous users stay in force and the error is thrown. */
   reload(): void;
   readonly users: number;

@@ -10,13 +10,16 @@ import { decodeResponse, encodeRequestFrame } from '../../protocol/codec.ts';
 import { defaultProduceRequest } from '../../protocol/messages/produce-request.ts';
 import { defaultEndTxnRequest } from '../../protocol/messages/end-txn-request.ts';
 import { ZERO_UUID } from '../../protocol/uuid.ts';
+import { buildBatch } from '../support/build-batch.ts';
 
 let proxy: RunningProxy;
 const topic = uniqueTopic('robust');
+const untouched = uniqueTopic('robust-behind');
 
 before(async () => {
   await ensureKafkaPair();
   await createTopic('source', topic, 1);
+  await createTopic('source', untouched, 1);
   proxy = await startProxy({ routes: { default: 'source' } });
 });
 
@@ -122,4 +125,45 @@ test('garbage on one connection never affects the others', async () => {
   const records = await readTopic('source', topic);
   assert.ok(records.some((r) => r.value === 'after-garbage'));
   assert.match(proxy.logs(), /closing client connection/);
+});
+
+/** A valid Produce (acks=-1) of one record to `untouched`, as one frame with its size prefix. */
+function produceFrame(correlationId: number, value: string): Buffer {
+  return Buffer.concat(encodeRequestFrame(
+    { requestApiKey: 0, requestApiVersion: 9, correlationId, clientId: 'behind-garbage' },
+    { ...defaultProduceRequest(), acks: -1, timeoutMs: 5000, topicData: [{ name: untouched, topicId: ZERO_UUID, partitionData: [{ index: 0, records: buildBatch({ records: [{ value }] }) }] }] },
+  ));
+}
+
+test('nothing read after a fatal frame is dispatched: no answer, nothing written upstream, one log line', async () => {
+  const garbageHeader = frame(Buffer.from([0, 18, 0])); // a 3-byte "header"
+  const truncatedProduce = frame(Buffer.concat([requestHeader(0, 9, 7), Buffer.from([0x01, 0xff])]));
+  const apiVersions = (id: number) => frame(Buffer.concat([requestHeader(18, 0, id)]));
+  const linesBefore = proxy.logs().split('\n').filter((l) => l.includes('closing client connection')).length;
+
+  const cases: [string, Buffer][] = [
+    ['garbage header, then a Produce', Buffer.concat([garbageHeader, produceFrame(21, 'behind-garbage')])],
+    ['undecodable Produce body, then a Produce', Buffer.concat([truncatedProduce, produceFrame(22, 'behind-truncated')])],
+    ['garbage header, then 100 ApiVersions', Buffer.concat([garbageHeader, ...Array.from({ length: 100 }, (_, i) => apiVersions(100 + i))])],
+    ['5,000 garbage frames', Buffer.concat(Array.from({ length: 5000 }, () => garbageHeader))],
+  ];
+  for (const [label, bytes] of cases) {
+    const r = await poke(bytes, 1500);
+    assert.ok(r.closed, `${label}: closed`);
+    assert.equal(r.received.length, 0, `${label}: nothing behind the bad frame is answered`);
+  }
+  // A Produce read before the bad frame is still served (in order, answered, then the connection closes).
+  const first = await poke(Buffer.concat([produceFrame(23, 'before-garbage'), garbageHeader, produceFrame(24, 'after-garbage')]), 3000);
+  assert.ok(first.closed);
+  const answer = decodeResponse(first.received.subarray(4), 0, 9);
+  assert.equal(answer.correlationId, 23, 'the request before the bad frame is answered');
+  assert.equal(first.received.length, 4 + first.received.readInt32BE(0), 'and nothing else');
+
+  const values = (await readTopic('source', untouched, 5_000)).map((r) => r.value);
+  assert.ok(!values.includes('behind-garbage') && !values.includes('behind-truncated') && !values.includes('after-garbage'), `nothing behind a bad frame reached the cluster (got ${values.join(',')})`);
+  assert.deepEqual(values, ['before-garbage']);
+  const linesAfter = proxy.logs().split('\n').filter((l) => l.includes('closing client connection')).length;
+  // At most one line per connection (fewer once the shared rate limit cuts in): never one per bad frame.
+  assert.ok(linesAfter - linesBefore <= cases.length + 1, `${linesAfter - linesBefore} close lines for ${cases.length + 1} connections`);
+  assert.equal(proxy.child.exitCode, null);
 });

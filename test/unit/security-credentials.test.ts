@@ -116,7 +116,7 @@ test('config: listener TLS/SASL, limits and upstream security keys are validated
   assert.equal(ok.clusters.target.tls?.caFile, path.join(dir, 'ca.pem'));
   // Defaults when nothing is configured.
   const plain = parseConfig(base, { baseDir: dir, env: {} });
-  assert.deepEqual(plain.proxy.limits, { maxConnections: 10_000, maxConnectionsPerAddress: 1_000, idleTimeoutMs: 600_000, saslHandshakeTimeoutMs: 10_000, maxInflightRequestsPerConnection: 64 });
+  assert.deepEqual(plain.proxy.limits, { maxConnections: 10_000, maxConnectionsPerAddress: 1_000, idleTimeoutMs: 600_000, saslHandshakeTimeoutMs: 10_000, maxInflightRequestsPerConnection: 64, maxBufferedRequestBytes: 128 * 1024 * 1024, frameReadTimeoutMs: 60_000 });
   assert.deepEqual(plain.proxy.listeners, []);
 
   // Each case on its own: zod skips cross-field checks of an object that already has errors.

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { ApiKey } from '../../protocol/messages/index.ts';
 import { defaultMetadataRequest } from '../../protocol/messages/metadata-request.ts';
 import { ProxyListener } from '../../src/proxy/listener.ts';
-import type { Handler } from '../../src/proxy/client-connection.ts';
+import type { Handler } from '../../src/proxy/handler.ts';
 import { apiVersionsHandler } from '../../src/proxy/handlers/api-versions.ts';
 import { ConnectionLimiter } from '../../src/security/connection-limiter.ts';
 import type { SecurityEvents } from '../../src/security/events.ts';

@@ -13,7 +13,7 @@ import { ApiKey } from '../../protocol/messages/index.ts';
 import { encodeResponseFrame } from '../../protocol/codec.ts';
 import { defaultMetadataRequest } from '../../protocol/messages/metadata-request.ts';
 import { ProxyListener } from '../../src/proxy/listener.ts';
-import type { Handler } from '../../src/proxy/client-connection.ts';
+import type { Handler } from '../../src/proxy/handler.ts';
 import { apiVersionsHandler } from '../../src/proxy/handlers/api-versions.ts';
 import { saslHandshakeHandler } from '../../src/proxy/handlers/sasl-handshake.ts';
 import { saslAuthenticateHandler } from '../../src/proxy/handlers/sasl-authenticate.ts';

@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import pino from 'pino';
 import { ApiKey } from '../../protocol/messages/index.ts';
 import { ProxyListener } from '../../src/proxy/listener.ts';
-import type { Handler } from '../../src/proxy/client-connection.ts';
+import type { Handler } from '../../src/proxy/handler.ts';
 import { apiVersionsHandler } from '../../src/proxy/handlers/api-versions.ts';
 import type { ServerTlsConfig, ClientAuthMode } from '../../src/security/tls.ts';
 import { loadUpstreamTls, TlsConfigError, loadServerSecureContextOptions } from '../../src/security/tls.ts';

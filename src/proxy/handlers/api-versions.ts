@@ -6,7 +6,7 @@ import { ApiKey, decodeRequestBody } from '../../../protocol/messages/index.ts';
 import { encodeResponseFrame } from '../../../protocol/codec.ts';
 import type { ApiVersionsRequest } from '../../../protocol/messages/api-versions-request.ts';
 import type { ApiVersionsResponse } from '../../../protocol/messages/api-versions-response.ts';
-import type { Handler } from '../client-connection.ts';
+import type { Handler } from '../handler.ts';
 import type { AdvertisedApi } from '../api-versions.ts';
 import { ErrorCode } from '../../../protocol/kafka-errors.ts';
 

@@ -5,27 +5,36 @@ import { Reader } from '../../../protocol/reader.ts';
 import { ApiKey, decodeRequestBody } from '../../../protocol/messages/index.ts';
 import { encodeResponseFrame } from '../../../protocol/codec.ts';
 import type { FindCoordinatorRequest } from '../../../protocol/messages/find-coordinator-request.ts';
-import type { FindCoordinatorResponse } from '../../../protocol/messages/find-coordinator-response.ts';
-import type { Handler } from '../client-connection.ts';
+import { defaultCoordinator, defaultFindCoordinatorResponse } from '../../../protocol/messages/find-coordinator-response.ts';
+import type { Handler } from '../handler.ts';
 import { ErrorCode } from '../../../protocol/kafka-errors.ts';
 
 const TRANSACTION = 1;
+
+/**
+ * The error answer for these keys. v0-3 carry one top-level coordinator, v4+ one per key and nothing at the top
+ * level: each version's fields are set on the generated default, the others left at the defaults the encoder
+ * requires.
+ */
+export function findCoordinatorError(version: number, correlationId: number, keyType: number, keys: readonly string[]): Buffer[] {
+  const txn = keyType === TRANSACTION;
+  const errorCode = txn ? ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED : ErrorCode.COORDINATOR_NOT_AVAILABLE;
+  const errorMessage = txn
+    ? 'kmp does not support transactional producers yet'
+    : 'kmp serves producers only: consumers and groups connect to the clusters directly';
+  const body = defaultFindCoordinatorResponse();
+  if (version >= 4) {
+    body.coordinators = keys.map((key) => ({ ...defaultCoordinator(), key, nodeId: -1, host: '', port: -1, errorCode, errorMessage }));
+  } else {
+    Object.assign(body, { errorCode, errorMessage, nodeId: -1, host: '', port: -1 });
+  }
+  return encodeResponseFrame(ApiKey.FindCoordinator, version, correlationId, body);
+}
 
 export function findCoordinatorHandler(): Handler {
   return (ctx, respond) => {
     const version = ctx.header.requestApiVersion;
     const req = decodeRequestBody(ApiKey.FindCoordinator, version, new Reader(ctx.frame, ctx.bodyOffset)) as FindCoordinatorRequest;
-    const txn = req.keyType === TRANSACTION;
-    const errorCode = txn ? ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED : ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    const errorMessage = txn
-      ? 'kmp does not support transactional producers yet'
-      : 'kmp serves producers only: consumers and groups connect to the clusters directly';
-    const keys = version >= 4 ? req.coordinatorKeys : [req.key];
-    const body = {
-      throttleTimeMs: 0,
-      errorCode, errorMessage, nodeId: -1, host: '', port: -1,
-      coordinators: version >= 4 ? keys.map((key) => ({ key, nodeId: -1, host: '', port: -1, errorCode, errorMessage })) : [],
-    } as unknown as FindCoordinatorResponse;
-    respond.send(encodeResponseFrame(ApiKey.FindCoordinator, version, ctx.header.correlationId, body));
+    respond.send(findCoordinatorError(version, ctx.header.correlationId, req.keyType, version >= 4 ? req.coordinatorKeys : [req.key]));
   };
 }

@@ -9,7 +9,7 @@ import { encodeResponseFrame } from '../../../protocol/codec.ts';
 import { uuidFromBytes } from '../../../protocol/uuid.ts';
 import type { MetadataRequest } from '../../../protocol/messages/metadata-request.ts';
 import type { MetadataResponse } from '../../../protocol/messages/metadata-response.ts';
-import type { Handler } from '../client-connection.ts';
+import type { Handler } from '../handler.ts';
 import type { ProxyContext, ProxyNode } from '../proxy-context.ts';
 import type { TopicMeta } from '../../upstream/cluster-client.ts';
 import { ErrorCode } from '../../../protocol/kafka-errors.ts';
@@ -66,7 +66,15 @@ export function metadataHandler(px: ProxyContext): Handler {
     const allowAutoCreate = version < 4 ? true : req.allowAutoTopicCreation;
     let topics: TopicResponse[];
     if (all) {
-      const lists = await Promise.all((['source', 'target'] as const).map(async (c) => ({ c, list: await px.clusters[c].allTopics() })));
+      // A cluster that is down lists nothing: the topics of the other one are still answered (a client asks for
+      // all topics when it starts, and must be able to start while one cluster is up).
+      const lists = await Promise.all((['source', 'target'] as const).map(async (c) => ({
+        c,
+        list: await px.clusters[c].allTopics().catch((err: unknown) => {
+          px.log.debug({ cluster: c, err: String(err) }, 'metadata: listing all topics failed');
+          return [];
+        }),
+      })));
       topics = [];
       for (const { c, list } of lists) {
         for (const meta of list) if (!meta.isInternal && px.router.clusterOf(meta.name) === c) topics.push(topicResponse(px, meta));

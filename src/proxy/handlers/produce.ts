@@ -11,7 +11,7 @@ import { Reader } from '../../../protocol/reader.ts';
 import { ApiKey } from '../../../protocol/messages/index.ts';
 import { decodeProduceRequest, type ProduceRequest } from '../../../protocol/messages/produce-request.ts';
 import { ErrorCode } from '../../../protocol/kafka-errors.ts';
-import type { Handler, RequestContext, Responder } from '../client-connection.ts';
+import type { Handler, RequestContext, Responder } from '../handler.ts';
 import type { ProxyContext } from '../proxy-context.ts';
 import type { ProducerIdentity } from '../../inventory.ts';
 import { ProduceSession } from '../produce/produce-session.ts';

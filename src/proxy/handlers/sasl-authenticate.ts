@@ -5,7 +5,7 @@ import { ApiKey, decodeRequestBody } from '../../../protocol/messages/index.ts';
 import { encodeResponseFrame } from '../../../protocol/codec.ts';
 import type { SaslAuthenticateRequest } from '../../../protocol/messages/sasl-authenticate-request.ts';
 import type { SaslAuthenticateResponse } from '../../../protocol/messages/sasl-authenticate-response.ts';
-import type { Handler } from '../client-connection.ts';
+import type { Handler } from '../handler.ts';
 import { SaslServerSession } from '../../security/sasl-server-session.ts';
 
 export function saslAuthenticateHandler(): Handler {

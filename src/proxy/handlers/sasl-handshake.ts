@@ -4,7 +4,7 @@ import { Reader } from '../../../protocol/reader.ts';
 import { ApiKey, decodeRequestBody } from '../../../protocol/messages/index.ts';
 import { encodeResponseFrame } from '../../../protocol/codec.ts';
 import type { SaslHandshakeRequest } from '../../../protocol/messages/sasl-handshake-request.ts';
-import type { Handler } from '../client-connection.ts';
+import type { Handler } from '../handler.ts';
 import { SaslServerSession } from '../../security/sasl-server-session.ts';
 
 export function saslHandshakeHandler(): Handler {
