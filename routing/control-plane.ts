@@ -103,6 +103,8 @@ export class ControlPlane {
     });
     this.#auditLog = new AuditLog(state.audit);
     this.#ledger = new Ledger(state.ledger.map((e) => ({ ...e })));
+    // Generations survive a restart: a moved topic's generation is the version of its last move (see the barrier).
+    for (const e of state.ledger) this.barrier.seedGeneration(e.topic, e.version);
 
     const transport = new InProcessTransport();
     const member = options.member ?? `kmp-${randomUUID()}`;

@@ -183,8 +183,9 @@ export class CutoverBarrier implements PartitionRouter {
 
     move.phase = 'committing';
     const commitStart = this.#now();
+    let committedVersion: number | void;
     try {
-      await spec.commit({
+      committedVersion = await spec.commit({
         from: spec.from,
         to: spec.to,
         topics: [...move.claimed].map((ts) => ts.name),
@@ -198,7 +199,7 @@ export class CutoverBarrier implements PartitionRouter {
       throw error;
     }
     const commitMs = this.#now() - commitStart;
-    this.#release(move);
+    this.#release(move, typeof committedVersion === 'number' ? committedVersion : null);
     const released = this.#now();
     return this.#result(move, null, partitions, { holdMs: released - started, drainMs, commitMs, totalMs: released - started });
   }
@@ -241,6 +242,15 @@ export class CutoverBarrier implements PartitionRouter {
 
   isHeld(topic: string): boolean {
     return (this.#topics.get(topic)?.hold ?? null) !== null;
+  }
+
+  /**
+   * At start: the topic's generation as it was before the restart (the table version of its last move, from the
+   * ledger), so producer-id mappings persisted per generation are found again. Never lowers a generation.
+   */
+  seedGeneration(topic: string, generation: number): void {
+    const ts = this.#topics.get(topic) ?? this.#createTopic(topic);
+    if (generation > ts.generation) ts.generation = generation;
   }
 
   /** The topic's current generation (0 until its first move through this barrier). */
@@ -451,8 +461,12 @@ export class CutoverBarrier implements PartitionRouter {
     this.#flushHeld(move, () => false);
   }
 
-  /** After a successful commit: new generation, release held admissions to the new route. */
-  #release(move: ActiveMove): void {
+  /**
+   * After a successful commit: new generation, release held admissions to the new route. The generation of a moved
+   * topic becomes the committed table version when the commit step reports one (monotonic, unique per move, and
+   * recoverable after a restart from the ledger: see seedGeneration), else the next integer.
+   */
+  #release(move: ActiveMove, version: number | null): void {
     this.#moves.delete(move);
     const now = this.#now();
     const rejectOnRelease = new Set<PartitionState>();
@@ -460,7 +474,7 @@ export class CutoverBarrier implements PartitionRouter {
       ts.hold = null;
       const moved = this.#routeOf(ts.name) !== ts.routeAtHold;
       ts.routeAtHold = null;
-      if (moved) ts.generation += 1;
+      if (moved) ts.generation = version !== null && version > ts.generation ? version : ts.generation + 1;
       for (const ps of ts.partitions.values()) {
         if (ps.failedInMove || ps.overflowed || (ps.inDoubtInMove && move.inDoubtPolicy === 'reject')) {
           rejectOnRelease.add(ps);

@@ -54,7 +54,8 @@ export interface MoveSpec {
   /** See point 7 of the header. Default 'abort'. */
   readonly inDoubt?: 'abort' | 'reject';
   /** Persist and install the new route (version + 1). If it throws, the move aborts and the error is rethrown. */
-  readonly commit: (context: CommitContext) => Promise<void>;
+  /** Persists and installs the new route; may resolve with the committed table version (the moved topics' new generation). */
+  readonly commit: (context: CommitContext) => Promise<void | number>;
   /** First acknowledged write on `to` per partition after the move. Called from complete(); must not throw. */
   readonly onFirstOffset?: (event: FirstOffsetEvent) => void;
   /** Cancels the move while it drains (like a timeout, cause 'cancelled'). */

@@ -158,7 +158,7 @@ export class MoveParticipant {
   }
 
   /** The barrier's commit step: report the drain, wait for the coordinator, install on commit. */
-  #awaitDecision(message: PrepareMessage, move: LocalMove, context: CommitContext): Promise<void> {
+  #awaitDecision(message: PrepareMessage, move: LocalMove, context: CommitContext): Promise<number> {
     this.#send({
       type: 'prepared',
       moveId: message.moveId,
@@ -177,6 +177,7 @@ export class MoveParticipant {
     }).then((commit) => {
       move.version = commit.version;
       this.#swap(commit.version, commit.changes);
+      return commit.version;
     });
   }
 }

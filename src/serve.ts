@@ -88,9 +88,10 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     batches: config.routes.batches,
     auditFile: `${config.state.file}.prepare-audit.jsonl`,
   }, clusters, log);
+  const store = new FileStateStore(config.state.file);
   const controlPlane = await createControlPlane({
     rules: config.routes,
-    store: new FileStateStore(config.state.file),
+    store,
     flipTimeoutMs: config.flip.timeoutMs,
     maxHeldRequests: config.flip.maxHeldRequests,
     hooks: {
@@ -121,6 +122,9 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     defaultCluster,
     allocate: (cluster) => clusters[cluster].initProducerId(),
     movedBefore: (topic) => movedBefore.has(topic),
+    // Upstream pids survive a restart: a client's retry after kmp came back carries the same upstream pid.
+    known: await store.loadProducerMappings(),
+    persist: (m) => store.appendProducerMapping(m),
   });
 
   const apiVersions = new ApiVersionTable(

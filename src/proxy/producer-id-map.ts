@@ -17,6 +17,7 @@
 // so real pids never reach bit 62.
 import { BoundedMap } from '../../routing/bounded-map.ts';
 import type { Cluster } from '../../routing/cluster.ts';
+import type { ProducerMapping } from '../../routing/state-store.ts';
 
 export interface UpstreamProducer {
   producerId: bigint;
@@ -36,13 +37,25 @@ export class ProducerIdMap {
   /** A mapping being allocated is a Promise until it resolves, then the value itself (synchronous hits). */
   #mapped: BoundedMap<string, UpstreamProducer | Promise<UpstreamProducer>>;
 
-  constructor(opts: { defaultCluster: Cluster; allocate: AllocatePid; maxEntries?: number; movedBefore?: (topic: string) => boolean }) {
+  readonly #persist: ((m: ProducerMapping) => Promise<void>) | null;
+
+  /**
+   * `known`: mappings persisted before a restart (the same client pid, epoch, cluster and generation get the same
+   * upstream pid again, so the broker still deduplicates a retry that was in flight when kmp died). `persist`: called
+   * for every new mapping; a mapping is used only once it is durable, so no batch ever goes out under an upstream pid
+   * that a restart would forget.
+   */
+  constructor(opts: { defaultCluster: Cluster; allocate: AllocatePid; maxEntries?: number; movedBefore?: (topic: string) => boolean; known?: readonly ProducerMapping[]; persist?: (m: ProducerMapping) => Promise<void> }) {
     this.#defaultCluster = opts.defaultCluster;
     this.#otherCluster = opts.defaultCluster === 'source' ? 'target' : 'source';
     this.#allocate = opts.allocate;
     this.#movedBefore = opts.movedBefore ?? (() => false);
     const max = opts.maxEntries ?? 200_000;
     this.#mapped = new BoundedMap(max);
+    this.#persist = opts.persist ?? null;
+    for (const m of opts.known ?? []) {
+      this.#mapped.set(`${m.clientProducerId}:${m.clientEpoch}:${m.cluster}:${m.generation}`, { producerId: m.upstreamProducerId, producerEpoch: m.upstreamEpoch });
+    }
   }
 
   /** The client-facing pid for a pid that `cluster` issued (InitProducerId answers). */
@@ -75,7 +88,11 @@ export class ProducerIdMap {
     const key = `${client.producerId}:${client.producerEpoch}:${cluster}:${generation}`;
     let p = this.#mapped.get(key);
     if (!p) {
-      const allocating = this.#allocate(cluster);
+      const persist = this.#persist;
+      const allocating = persist === null ? this.#allocate(cluster) : this.#allocate(cluster).then(async (up) => {
+        await persist({ clientProducerId: client.producerId, clientEpoch: client.producerEpoch, cluster, generation, upstreamProducerId: up.producerId, upstreamEpoch: up.producerEpoch });
+        return up;
+      });
       p = allocating;
       this.#mapped.set(key, allocating);
       allocating.then(

@@ -56,3 +56,29 @@ test('after a move (this process or before it) the issuer also gets a fresh pid'
   assert.deepEqual(allocations, ['target', 'target']);
   assert.throws(() => ids.clientPid('target', ISSUED_BY_OTHER_CLUSTER), /too large to be marked/);
 });
+
+test('persisted mappings: a restarted map gives the same upstream pid for the same (client pid, epoch, cluster, generation), and a mapping is used only once it is durable', async () => {
+  const { ProducerIdMap: Map2 } = await import('../../src/proxy/producer-id-map.ts');
+  const stored: import('../../routing/state-store.ts').ProducerMapping[] = [];
+  let next = 500n;
+  let persisted: (() => void) | null = null;
+  const first = new Map2({
+    defaultCluster: 'source',
+    allocate: async () => ({ producerId: next++, producerEpoch: 0 }),
+    persist: (m) => new Promise<void>((resolve) => { persisted = () => { stored.push(m); resolve(); }; }),
+  });
+  const pending = first.lookup('t', { producerId: 7n, producerEpoch: 1 }, 'target', 4);
+  assert.ok(pending instanceof Promise);
+  let resolved = false;
+  void (pending as Promise<unknown>).then(() => { resolved = true; });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(resolved, false, 'not usable before it is persisted');
+  assert.ok(persisted !== null);
+  (persisted as () => void)();
+  assert.deepEqual(await pending, { producerId: 500n, producerEpoch: 0 });
+  assert.deepEqual(first.lookup('t', { producerId: 7n, producerEpoch: 1 }, 'target', 4), { producerId: 500n, producerEpoch: 0 }, 'a hit is synchronous');
+  const restarted = new Map2({ defaultCluster: 'source', allocate: async () => ({ producerId: next++, producerEpoch: 0 }), known: stored });
+  assert.deepEqual(restarted.lookup('t', { producerId: 7n, producerEpoch: 1 }, 'target', 4), { producerId: 500n, producerEpoch: 0 });
+  const other = restarted.lookup('t', { producerId: 7n, producerEpoch: 1 }, 'target', 5);
+  assert.deepEqual(await other, { producerId: 501n, producerEpoch: 0 }, 'another generation gets a fresh pid');
+});

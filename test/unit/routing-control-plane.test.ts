@@ -219,9 +219,10 @@ describe('control plane: promote, rollback, reconciliation', () => {
     assert.equal(audit?.outcome, 'forced');
     assert.equal(audit?.details.reconciliation, true);
     assert.deepEqual(audit?.changes, [{ kind: 'batch', name: 'wave-1', before: 'promoted', after: 'source' }]);
-    // Back on source with a fresh generation (a fresh upstream pid there).
+    // Back on source with a fresh generation (a fresh upstream pid there): a moved topic's generation is the table
+    // version of its last move (3), so it can be recovered from the ledger after a restart.
     const back = ticket(cp.barrier.admit('orders', 0));
-    assert.deepEqual([back.cluster, back.generation], ['source', 2]);
+    assert.deepEqual([back.cluster, back.generation], ['source', 3]);
     cp.barrier.complete(back, { ok: true, baseOffset: 105n });
     await cp.close();
   });
