@@ -15,6 +15,9 @@ import { RequestDeadlines } from './request-deadlines.ts';
 import { defaultApiVersionsRequest } from '../../protocol/messages/api-versions-request.ts';
 import { ErrorCode } from '../../protocol/kafka-errors.ts';
 
+/** See BrokerConnection.#onRead. */
+const SHARED_READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
+
 export interface VersionRange {
   min: number;
   max: number;
@@ -101,7 +104,7 @@ export class BrokerConnection extends EventEmitter {
       const secure = this.#opts.tls;
       // TLS: connected means handshake done and the certificate (chain and host name) verified.
       const s = secure === undefined
-        ? net.connect({ host: this.host, port: this.port, noDelay: true })
+        ? net.connect({ host: this.host, port: this.port, noDelay: true, onread: { buffer: SHARED_READ_BUFFER, callback: (n: number, buf: Uint8Array) => this.#onRead(n, buf) } })
         : tls.connect({ ...secure, host: this.host, port: this.port }).setNoDelay(true);
       const timer = setTimeout(() => {
         s.destroy();
@@ -119,16 +122,8 @@ export class BrokerConnection extends EventEmitter {
     });
     this.#socket = socket;
     const frames = new FrameReader({ maxFrameBytes: this.#opts.maxFrameBytes });
-    socket.on('data', (chunk: Buffer) => {
-      let list: Buffer[];
-      try {
-        list = frames.push(chunk);
-      } catch (err) {
-        this.#fail(new UpstreamError('protocol', `bad frame from ${this.host}:${this.port}: ${(err as Error).message}`));
-        return;
-      }
-      for (const frame of list) this.#onFrame(frame);
-    });
+    this.#frames = frames;
+    if (this.#opts.tls !== undefined) socket.on('data', (chunk: Buffer) => this.#onChunk(chunk));
     socket.on('error', (err) => this.#fail(new UpstreamError('connection', `${this.host}:${this.port}: ${err.message}`)));
     socket.on('close', () => this.#fail(new UpstreamError('connection', `connection to ${this.host}:${this.port} closed`)));
 
@@ -226,6 +221,30 @@ export class BrokerConnection extends EventEmitter {
   }
 
   #lastCorrelationId = 0;
+  #frames: FrameReader | null = null;
+
+  /**
+   * Plain TCP reads land in one buffer shared by every upstream connection (reads are handled one at a time on the
+   * event loop): answers are small, and a fresh 64 KiB backing store per read is external memory that makes V8 run
+   * full GCs more often. Only what a frame keeps is copied out.
+   */
+  #onRead(n: number, buf: Uint8Array): boolean {
+    this.#onChunk(Buffer.from(buf.buffer, buf.byteOffset, n), true);
+    return true;
+  }
+
+  #onChunk(chunk: Buffer, shared = false): void {
+    let list: Buffer[];
+    try {
+      list = this.#frames!.push(chunk);
+    } catch (err) {
+      this.#fail(new UpstreamError('protocol', `bad frame from ${this.host}:${this.port}: ${(err as Error).message}`));
+      return;
+    }
+    // A frame sliced out of the shared read buffer is decoded before the next read, but a decoded body may keep
+    // slices of it (bytes fields): copy it first.
+    for (const frame of list) this.#onFrame(shared && frame.buffer === SHARED_READ_BUFFER.buffer ? Buffer.from(frame) : frame);
+  }
 
   #write<K extends ApiKey>(chunks: Buffer[], apiKey: K, apiVersion: number, opts: SendOptions): Promise<ResponseBodies[K]> {
     const correlationId = this.#lastCorrelationId;
