@@ -22,5 +22,7 @@ export function errorResponseFrame(apiKey: number, version: number, correlationI
   body.errorCode = errorCode;
   const messageField = schema.fields.find((f) => f.name === 'errorMessage' && inVersions(f.versions, version));
   if (messageField && errorMessage !== undefined) body.errorMessage = errorMessage;
+  // The body is built from the runtime schema of an API key only known at run time, so it cannot be typed as one
+  // particular response; defaultMessage fills every field of that schema, which is what the encoder reads.
   return encodeResponseFrame(apiKey, version, correlationId, body as unknown as ResponseBody);
 }
