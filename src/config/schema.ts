@@ -337,6 +337,10 @@ export function createConfigSchema({ baseDir }: ConfigSchemaOptions) {
     // false). Waves not listed take the defaults.
     writeBack: z
       .strictObject({
+        /** For waves not listed in `waves` and topics no wave claims. */
+        default: z
+          .strictObject({ writeBack: z.boolean().default(true), ackAfterWriteBack: z.boolean().default(false) })
+          .default({ writeBack: true, ackAfterWriteBack: false }),
         waves: z
           .record(
             z.string(),
@@ -347,7 +351,7 @@ export function createConfigSchema({ baseDir }: ConfigSchemaOptions) {
           )
           .default({}),
       })
-      .default({ waves: {} }),
+      .default({ default: { writeBack: true, ackAfterWriteBack: false }, waves: {} }),
   });
 }
 

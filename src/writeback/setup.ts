@@ -9,11 +9,11 @@ import type { ClusterClient } from '../upstream/cluster-client.ts';
 import { WriteBack, type WaveWriteBack } from './write-back.ts';
 import { WriteBackMetrics } from './write-back-metrics.ts';
 
-const DEFAULTS: WaveWriteBack = Object.freeze({ writeBack: true, ackAfterWriteBack: false });
-
 /** The options of each wave; a wave the routes do not declare is a config error (a typo would silently copy). */
 export function waveOptions(config: Pick<KmpConfig, 'routes' | 'writeBack'>): (batch: string | null) => WaveWriteBack {
   const declared = new Set(Object.keys(config.routes.batches));
+  const d = config.writeBack.default;
+  const DEFAULTS: WaveWriteBack = Object.freeze({ writeBack: d.writeBack, ackAfterWriteBack: d.ackAfterWriteBack });
   const waves = new Map<string, WaveWriteBack>();
   for (const [name, o] of Object.entries(config.writeBack.waves)) {
     if (!declared.has(name)) {
