@@ -144,7 +144,8 @@ test('kill -9 while copying, restart: nothing lost or duplicated on the source, 
     assert.equal(r.status, 200, JSON.stringify(r.json));
     const checked = checkSource(await readTopic('source', topic), producers, 'after restart');
     assert.match(proxy.logs(), /write-back: resumed \(DescribeProducers on the source\)/);
-    console.log(`kill -9: ${checked} acknowledged records checked on the source; ${producers[0].errors.length} client errors while kmp was down`);
+    const resumed = proxy.logs().split('\n').filter((l) => l.includes('write-back: resumed') || l.includes('landed before the restart'));
+    console.log(`kill -9: ${checked} acknowledged records checked on the source; ${producers[0].errors.length} client errors while kmp was down; ${resumed.length} resume lines:\n${resumed.join('\n')}`);
   } finally {
     await proxy.stop();
   }
