@@ -115,7 +115,10 @@ async function waitForLagZero(proxy: RunningProxy, topic: string): Promise<strin
     const text = await (await fetch(`${proxy.adminUrl}/metrics`)).text();
     const lag = new RegExp(`kmp_writeback_lag_records\\{topic="${topic}"\\} (\\d+)`).exec(text);
     if (lag !== null && lag[1] === '0') return text;
-    if (Date.now() > deadline) assert.fail(`write-back lag of ${topic} did not reach 0: ${lag?.[0] ?? 'no lag metric'}`);
+    if (Date.now() > deadline) {
+      const lines = proxy.logs().split('\n').filter((l) => l.includes('write-back')).slice(-15);
+      assert.fail(`write-back lag of ${topic} did not reach 0: ${lag?.[0] ?? 'no lag metric'}\n${lines.join('\n')}`);
+    }
     await sleep(100);
   }
 }
