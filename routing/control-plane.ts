@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { clusterOf } from './cluster.ts';
 import { AuditLog, type Page, type PageQuery } from './audit-log.ts';
 import { MoveCoordinator } from './coordinator.ts';
-import { CutoverBarrier } from './cutover-barrier.ts';
+import { CutoverBarrier, type AfterDrain } from './cutover-barrier.ts';
 import { ValidationError } from './errors.ts';
 import { InProcessTransport } from './in-process-transport.ts';
 import { Ledger, type LedgerQuery } from './ledger.ts';
@@ -60,6 +60,8 @@ export interface ControlPlaneOptions {
   readonly now?: () => number;
   /** This instance's name in the move protocol. Default a random id. */
   readonly member?: string;
+  /** A drain step after the barrier's own (write-back's copy tail on a rollback); see move-spec.ts AfterDrain. */
+  readonly afterDrain?: AfterDrain;
 }
 
 export class ControlPlane {
@@ -100,6 +102,7 @@ export class ControlPlane {
       ...(options.quarantineMs !== undefined ? { quarantineMs: options.quarantineMs } : {}),
       ...(options.unresolvedWindowMs !== undefined ? { unresolvedWindowMs: options.unresolvedWindowMs } : {}),
       ...(options.now !== undefined ? { now: options.now } : {}),
+      ...(options.afterDrain !== undefined ? { afterDrain: options.afterDrain } : {}),
     });
     this.#auditLog = new AuditLog(state.audit);
     this.#ledger = new Ledger(state.ledger.map((e) => ({ ...e })));

@@ -14,6 +14,8 @@
 //   admissions in arrival order to the new cluster. The first acknowledged write on the new cluster is reported
 //   through onFirstOffset (the ledger's firstOffsetOnNew).
 // 5 bound: no drain within timeoutMs → abort: no commit, held admissions go to the old cluster.
+//   The optional afterDrain step (move-spec.ts; write-back's copy tail on a rollback) runs after the tickets
+//   drained, within the same bound; its message aborts the move the same way.
 // 6 failed drains keep order: if a write for a partition failed on the old cluster (during the drain, or
 //   recently before the hold), or an admission for it was rejected over the bound, its held admissions are
 //   answered NOT_LEADER_OR_FOLLOWER instead of being forwarded, so the client resends the failed batch and
@@ -41,12 +43,12 @@ import type { Cluster } from './cluster.ts';
 import { InvalidTicketError, RouteConflictError } from './errors.ts';
 import type { Admission, CompletionOutcome, PartitionRouter, Rejection, RejectionReason, Ticket } from './barrier-contract.ts';
 import { ActiveMove, CutoverTicket, NO_TIME, PartitionState, TopicState, abortMessage, inDoubtMessage, type DrainEnd } from './barrier-state.ts';
-import type { AbortCause, ActiveMoveInfo, CutoverBarrierOptions, MoveResult, MoveSpec, MoveTimings, PartitionReport } from './move-spec.ts';
+import type { AbortCause, ActiveMoveInfo, AfterDrain, CutoverBarrierOptions, MoveResult, MoveSpec, MoveTimings, PartitionReport } from './move-spec.ts';
 
 // Re-exported so existing imports from this file keep working; new code imports barrier-contract.ts / move-spec.ts.
 export { isRejection } from './barrier-contract.ts';
 export type { Admission, CompletionOutcome, PartitionRouter, Rejection, RejectionReason, Ticket } from './barrier-contract.ts';
-export type { AbortCause, ActiveMoveInfo, CommitContext, CutoverBarrierOptions, FirstOffsetEvent, MoveResult, MoveSpec, MoveTimings, PartitionReport } from './move-spec.ts';
+export type { AbortCause, ActiveMoveInfo, AfterDrain, CommitContext, CutoverBarrierOptions, FirstOffsetEvent, MoveResult, MoveSpec, MoveTimings, PartitionReport } from './move-spec.ts';
 
 function rejection(reason: RejectionReason): Rejection {
   return Object.freeze({ reject: 'NOT_LEADER_OR_FOLLOWER', errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, reason });
@@ -61,6 +63,7 @@ export class CutoverBarrier implements PartitionRouter {
   readonly #now: () => number;
   readonly #quarantineMs: number;
   readonly #unresolvedWindowMs: number;
+  readonly #afterDrain: AfterDrain | undefined;
   readonly #topics = new Map<string, TopicState>();
   readonly #moves = new Set<ActiveMove>();
   #heldNow = 0;
@@ -72,6 +75,7 @@ export class CutoverBarrier implements PartitionRouter {
     this.#now = options.now ?? (() => performance.now());
     this.#quarantineMs = options.quarantineMs ?? 250;
     this.#unresolvedWindowMs = options.unresolvedWindowMs ?? 120_000;
+    this.#afterDrain = options.afterDrain;
   }
 
   // ── data path ──────────────────────────────────────────────────────────────────────────────────────────────
@@ -171,11 +175,21 @@ export class CutoverBarrier implements PartitionRouter {
     // Registered after the listed topics are claimed, so #createTopic above does not try to claim them for it.
     this.#moves.add(move);
 
-    const end = await this.#drain(move);
+    let end = await this.#drain(move);
+    let stepMessage: string | null = null;
+    if (end === 'drained' && this.#afterDrain !== undefined) {
+      const timeoutMs = Math.max(1, spec.timeoutMs - (this.#now() - started));
+      const topics = [...move.claimed].map((ts) => ts.name);
+      stepMessage = await this.#afterDrain({ from: spec.from, to: spec.to, topics, timeoutMs, ...(spec.signal !== undefined ? { signal: spec.signal } : {}) }).catch(
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      );
+      if (stepMessage !== null) end = 'timeout';
+    }
     const drainMs = this.#now() - started;
     const partitions = this.#reports(move);
     if (end !== 'drained') {
-      const abort = { cause: end, message: abortMessage(move, end) };
+      const message = stepMessage === null ? abortMessage(move, end) : `${move.label} to ${spec.to} aborted: ${stepMessage}; the route stays on ${spec.from} and held requests went to ${spec.from}.`;
+      const abort = { cause: end, message };
       this.#abort(move);
       const at = this.#now();
       return this.#result(move, abort, partitions, { holdMs: at - started, drainMs, commitMs: 0, totalMs: at - started });

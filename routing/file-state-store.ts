@@ -36,6 +36,7 @@ import type {
   StoreEvent,
   StoreListener,
 } from './state-store.ts';
+import type { WriteBackUpdate } from './sync-map.ts';
 
 export interface FileStateStoreOptions {
   /** fsync the directory after a rename (default true). Only turn off on filesystems that refuse it. */
@@ -128,6 +129,19 @@ export class FileStateStore implements StateStore {
     return this.#append({ t: 'producer-mapping', mapping });
   }
 
+  appendWriteBack(updates: readonly WriteBackUpdate[]): Promise<void> {
+    if (updates.length === 0) return Promise.resolve();
+    return this.#append({ t: 'write-back', updates });
+  }
+
+  async loadWriteBack(): Promise<readonly WriteBackUpdate[]> {
+    const model = await this.#queue.run(async () => {
+      await this.#catchUp();
+      return this.#model as StateModel;
+    });
+    return model.writeBack.toUpdates();
+  }
+
   async loadProducerMappings(): Promise<readonly ProducerMapping[]> {
     const model = await this.#queue.run(async () => {
       await this.#catchUp();
@@ -168,7 +182,7 @@ export class FileStateStore implements StateStore {
     const model = StateModel.from(state);
     return this.#queue.run(async () => {
       this.#checkOpen();
-      await this.#replaceWith(model, [...journalChunks(model, model, model.audit.length, model.ledger.length, [...model.mappings.values()])]);
+      await this.#replaceWith(model, [...journalChunks(model, model, model.audit.length, model.ledger.length, [...model.mappings.values()], model.writeBack.toUpdates())]);
     });
   }
 
@@ -242,7 +256,7 @@ export class FileStateStore implements StateStore {
     const parsed = parseStateFile(buffer, this.path);
     if (parsed.migratedFromV1) {
       // First start on a v1 document: write it as a journal now, so every later write is an append.
-      await this.#replaceWith(parsed.model, [...journalChunks(parsed.model, parsed.model, parsed.model.audit.length, parsed.model.ledger.length, [])]);
+      await this.#replaceWith(parsed.model, [...journalChunks(parsed.model, parsed.model, parsed.model.audit.length, parsed.model.ledger.length, [], parsed.model.writeBack.toUpdates())]);
     } else {
       this.#adopt(parsed.model, ino, parsed.end, parsed.foldableBytes);
       this.#truncate = parsed.tornBytes > 0;
@@ -395,12 +409,12 @@ export class FileStateStore implements StateStore {
       const model = this.#model as StateModel;
       const routes = new StateModel();
       routes.setRoutes(model.version, model.batches, model.topics);
-      return { model, routes, end: this.#end, ino: this.#ino, audit: model.audit.length, ledger: model.ledger.length, mappings: [...model.mappings.values()] };
+      return { model, routes, end: this.#end, ino: this.#ino, audit: model.audit.length, ledger: model.ledger.length, mappings: [...model.mappings.values()], writeBack: model.writeBack.toUpdates() };
     });
     if (capture.ino === -1) return;
     // 2 outside the queue: write the copy while commits keep appending to the live file. A ledger entry may
     // carry a first offset recorded after the capture; the record replayed from the tail sets the same value.
-    const chunks = journalChunks(capture.routes, capture.model, capture.audit, capture.ledger, capture.mappings);
+    const chunks = journalChunks(capture.routes, capture.model, capture.audit, capture.ledger, capture.mappings, capture.writeBack);
     const dir = dirname(this.path);
     const temp = join(dir, `.${basename(this.path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
     let handle: FileHandle | null = null;

@@ -6,6 +6,7 @@
 //            {"t":"ledger","entry":{…}}                                     (compacted files: history as it stands)
 //            {"t":"first-offsets","updates":[{"version","topic","partition","offset"}]}
 //            {"t":"producer-mapping","mapping":{…}}
+//            {"t":"write-back","updates":[{"progress":{…},"entries":[[source,target,count],…],"segments"?:[…]}]}
 //
 // Every record is what one write changes, so appending it costs O(change). Audit and ledger entries use the
 // v1 document's schemas (state-codec.ts): offsets and producer ids as decimal strings, names in arrays.
@@ -15,6 +16,7 @@ import { StateStoreError } from './errors.ts';
 import type { AuditEntry, LedgerEntry, RouteChange } from './route-state.ts';
 import { auditSchema, clusterSchema, ledgerEntryToJson, ledgerSchema, namedState, stateName } from './state-codec.ts';
 import type { FirstOffsetUpdate, ProducerMapping, StateCommit } from './state-store.ts';
+import type { WriteBackUpdate } from './sync-map.ts';
 import type { RouteStateName } from './cluster.ts';
 import { formatZodIssues } from './rules.ts';
 
@@ -43,6 +45,36 @@ const mappingSchema = z.object({
   upstreamEpoch: z.number().int(),
 });
 
+const writeBackUpdateSchema = z.object({
+  progress: z.object({
+    topic: z.string(),
+    partition: z.number().int().nonnegative(),
+    producerId: int64,
+    producerEpoch: z.number().int(),
+    nextSequence: z.number().int().nonnegative(),
+    nextTargetOffset: int64,
+    nextSourceOffset: int64,
+    segmentStart: int64.nullable(),
+  }),
+  entries: z.array(z.tuple([int64, int64, z.number().int().positive()])),
+  segments: z.array(int64).optional(),
+});
+
+function writeBackUpdateToJson(u: WriteBackUpdate): unknown {
+  const p = u.progress;
+  return {
+    progress: {
+      ...p,
+      producerId: p.producerId.toString(),
+      nextTargetOffset: p.nextTargetOffset.toString(),
+      nextSourceOffset: p.nextSourceOffset.toString(),
+      segmentStart: p.segmentStart === null ? null : p.segmentStart.toString(),
+    },
+    entries: u.entries.map((e) => [e.sourceOffset.toString(), e.targetOffset.toString(), e.count]),
+    ...(u.segments !== undefined ? { segments: u.segments.map(String) } : {}),
+  };
+}
+
 const recordSchema = z.discriminatedUnion('t', [
   z.object({
     t: z.literal('commit'),
@@ -59,6 +91,7 @@ const recordSchema = z.discriminatedUnion('t', [
     updates: z.array(z.object({ version: z.number().int().nonnegative(), topic: z.string(), partition: z.number().int().nonnegative(), offset: int64 })),
   }),
   z.object({ t: z.literal('producer-mapping'), mapping: mappingSchema }),
+  z.object({ t: z.literal('write-back'), updates: z.array(writeBackUpdateSchema) }),
 ]);
 
 export interface JournalHeader {
@@ -72,7 +105,8 @@ export type JournalRecord =
   | { readonly t: 'audit'; readonly entry: AuditEntry }
   | { readonly t: 'ledger'; readonly entry: LedgerEntry }
   | { readonly t: 'first-offsets'; readonly updates: readonly FirstOffsetUpdate[] }
-  | { readonly t: 'producer-mapping'; readonly mapping: ProducerMapping };
+  | { readonly t: 'producer-mapping'; readonly mapping: ProducerMapping }
+  | { readonly t: 'write-back'; readonly updates: readonly WriteBackUpdate[] };
 
 function mappingToJson(m: ProducerMapping): Record<string, string | number> {
   return {
@@ -120,6 +154,9 @@ export function encodeRecord(record: JournalRecord): string {
     case 'producer-mapping':
       doc = { t: 'producer-mapping', mapping: mappingToJson(record.mapping) };
       break;
+    case 'write-back':
+      doc = { t: 'write-back', updates: record.updates.map(writeBackUpdateToJson) };
+      break;
   }
   return `${JSON.stringify(doc)}\n`;
 }
@@ -163,5 +200,14 @@ export function decodeRecord(text: string, origin: string, line: number): Journa
       return { t: 'first-offsets', updates: r.updates };
     case 'producer-mapping':
       return { t: 'producer-mapping', mapping: r.mapping };
+    case 'write-back':
+      return {
+        t: 'write-back',
+        updates: r.updates.map((u) => ({
+          progress: u.progress,
+          entries: u.entries.map(([sourceOffset, targetOffset, count]) => ({ sourceOffset, targetOffset, count })),
+          ...(u.segments !== undefined ? { segments: u.segments } : {}),
+        })),
+      };
   }
 }

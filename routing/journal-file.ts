@@ -12,6 +12,7 @@ import { decodeHeader, decodeRecord, encodeHeader, encodeRecord, type JournalRec
 import { decodeState } from './state-codec.ts';
 import { StateModel } from './state-model.ts';
 import { producerMappingKey, type ProducerMapping, type StoreEvent } from './state-store.ts';
+import type { WriteBackUpdate } from './sync-map.ts';
 
 const NEWLINE = 0x0a;
 const CHUNK_BYTES = 256 * 1024;
@@ -70,7 +71,7 @@ export function parseStateFile(buffer: Buffer, origin: string): ParsedJournal {
 
 /** Records that compaction folds into what they change (they add no history of their own). */
 export function isFoldable(model: StateModel, record: JournalRecord): boolean {
-  return record.t === 'first-offsets' || (record.t === 'producer-mapping' && model.mappings.has(producerMappingKey(record.mapping)));
+  return record.t === 'first-offsets' || record.t === 'write-back' || (record.t === 'producer-mapping' && model.mappings.has(producerMappingKey(record.mapping)));
 }
 
 /** `where` names the record in errors ("route state x.json line 12"). */
@@ -96,6 +97,10 @@ export function applyRecord(model: StateModel, record: JournalRecord, where: str
     case 'producer-mapping':
       model.addMapping(record.mapping);
       return;
+    case 'write-back':
+      for (const u of record.updates) model.writeBack.apply(u);
+      model.written = true;
+      return;
   }
 }
 
@@ -115,7 +120,14 @@ export function parseTail(buffer: Buffer, origin: string, firstLine: number): { 
 }
 
 /** A journal: the routes' header, the first `audit`/`ledger` history entries as they stand, the mappings; in chunks. */
-export function* journalChunks(routes: StateModel, model: StateModel, audit: number, ledger: number, mappings: readonly ProducerMapping[]): Generator<string> {
+export function* journalChunks(
+  routes: StateModel,
+  model: StateModel,
+  audit: number,
+  ledger: number,
+  mappings: readonly ProducerMapping[],
+  writeBack: readonly WriteBackUpdate[] = [],
+): Generator<string> {
   let chunk = encodeHeader(routes);
   for (let i = 0; i < audit; i++) {
     chunk += encodeRecord({ t: 'audit', entry: model.audit[i] });
@@ -126,6 +138,11 @@ export function* journalChunks(routes: StateModel, model: StateModel, audit: num
     if (chunk.length >= CHUNK_BYTES) yield chunk, (chunk = '');
   }
   for (const mapping of mappings) chunk += encodeRecord({ t: 'producer-mapping', mapping });
+  // Folded write-back state: one record per partition (its merged sync-map runs), so it does not grow per batch.
+  for (const update of writeBack) {
+    chunk += encodeRecord({ t: 'write-back', updates: [update] });
+    if (chunk.length >= CHUNK_BYTES) yield chunk, (chunk = '');
+  }
   if (chunk.length > 0) yield chunk;
 }
 
@@ -140,6 +157,8 @@ export function toEvent(record: JournalRecord): StoreEvent | null {
       return { type: 'first-offsets', updates: record.updates };
     case 'producer-mapping':
       return { type: 'producer-mapping', mapping: record.mapping };
+    case 'write-back':
+      return null; // read at start only (loadWriteBack); one writer per partition
     case 'ledger':
       return null; // only compaction writes these, into a new file (subscribers get a reset)
   }

@@ -12,6 +12,7 @@ import type {
   StoreListener,
 } from './state-store.ts';
 import type { AuditEntry } from './route-state.ts';
+import type { WriteBackUpdate } from './sync-map.ts';
 
 export class MemoryStateStore implements StateStore {
   #model = new StateModel();
@@ -47,6 +48,15 @@ export class MemoryStateStore implements StateStore {
   async appendProducerMapping(mapping: ProducerMapping): Promise<void> {
     this.#model.addMapping({ ...mapping });
     this.saves += 1;
+  }
+
+  async appendWriteBack(updates: readonly WriteBackUpdate[]): Promise<void> {
+    for (const u of structuredClone(updates)) this.#model.writeBack.apply(u);
+    this.saves += 1;
+  }
+
+  async loadWriteBack(): Promise<readonly WriteBackUpdate[]> {
+    return structuredClone(this.#model.writeBack.toUpdates());
   }
 
   async loadProducerMappings(): Promise<readonly ProducerMapping[]> {

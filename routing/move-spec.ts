@@ -109,4 +109,20 @@ export interface CutoverBarrierOptions {
   readonly unresolvedWindowMs?: number;
   /** Monotonic milliseconds. Default performance.now. */
   readonly now?: () => number;
+  /** See AfterDrain. */
+  readonly afterDrain?: AfterDrain;
 }
+
+/**
+ * A second drain step, run after every in-flight ticket completed and before the commit, while the topics are
+ * still held: src/writeback uses it so that a rollback completes only once the copy of the target's writes back
+ * to the source caught up. Resolves null to go on, or a message to abort the move (cause 'timeout'; the route
+ * stays). `timeoutMs` is what is left of the move's bound. A throw aborts the same way.
+ */
+export type AfterDrain = (move: {
+  readonly from: Cluster;
+  readonly to: Cluster;
+  readonly topics: readonly string[];
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}) => Promise<string | null>;

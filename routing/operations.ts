@@ -20,6 +20,11 @@ export interface PreflightResult {
 export interface ControlPlaneHooks {
   /** Checks before a move to the target: partition counts, topic existence, … May throw (503). */
   readonly preflight?: (topics: readonly string[], to: Cluster) => Promise<PreflightResult>;
+  /**
+   * Checks before a promote (src/writeback: write-back lag > 0; consumer groups still reading the source): its
+   * refusals block the promote unless forced (recorded in the audit), like pre-flight refusals of a flip.
+   */
+  readonly promoteCheck?: (topics: readonly string[]) => Promise<PreflightResult>;
   /** Partition numbers of a topic, for the ledger; 'unknown' falls back to the partitions the proxy has seen. */
   readonly partitionsOf?: (topic: string) => readonly number[] | 'unknown' | Promise<readonly number[] | 'unknown'>;
   /**

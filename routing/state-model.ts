@@ -5,6 +5,7 @@
 import type { RouteStateName } from './cluster.ts';
 import { StaleVersionError, StateStoreError } from './errors.ts';
 import { applyChanges, type AuditEntry, type LedgerEntry, type RouteState } from './route-state.ts';
+import { SyncMap } from './sync-map.ts';
 import { producerMappingKey, type FirstOffsetUpdate, type ProducerMapping, type StateCommit } from './state-store.ts';
 
 export function ledgerKey(version: number, topic: string, partition: number): string {
@@ -18,6 +19,8 @@ export class StateModel {
   readonly audit: AuditEntry[] = [];
   readonly ledger: LedgerEntry[] = [];
   readonly mappings = new Map<string, ProducerMapping>();
+  /** Write-back progress and sync-map entries, folded (see routing/sync-map.ts). */
+  readonly writeBack = new SyncMap();
   /** Has anything been written (a store with nothing in it loads as null). */
   written = false;
   readonly #ledgerByKey = new Map<string, LedgerEntry>();

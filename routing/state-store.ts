@@ -13,6 +13,7 @@
 
 import type { Cluster } from './cluster.ts';
 import type { AuditEntry, LedgerEntry, RouteChange, RouteState } from './route-state.ts';
+import type { WriteBackUpdate } from './sync-map.ts';
 
 export { STATE_FORMAT, decodeState, encodeState, ledgerEntryToJson } from './state-codec.ts';
 export { MemoryStateStore } from './memory-state-store.ts';
@@ -84,6 +85,14 @@ export interface StateStore {
   appendProducerMapping(mapping: ProducerMapping): Promise<void>;
   /** Every mapping stored, once per key; read at start. */
   loadProducerMappings(): Promise<readonly ProducerMapping[]>;
+  /**
+   * Persists write-back progress and sync-map entries (routing/sync-map.ts): O(change) records, folded on
+   * compaction. Optional: a store without it keeps write-back state in memory only (src/writeback then recovers
+   * from the clusters alone after a restart).
+   */
+  appendWriteBack?(updates: readonly WriteBackUpdate[]): Promise<void>;
+  /** Every partition's write-back state, folded (one update per partition); read at start. */
+  loadWriteBack?(): Promise<readonly WriteBackUpdate[]>;
   /** Changes made by other writers; returns the unsubscribe function. */
   subscribe(listener: StoreListener): () => void;
   /** Stops background work (polling, compaction) and releases files. */

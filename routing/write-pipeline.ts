@@ -122,6 +122,10 @@ export class WritePipeline {
       if (move !== null && move.to === 'target' && this.#o.hooks.preflight !== undefined) {
         preflight = await this.#o.hooks.preflight(topics, move.to);
       }
+      if (move === null && op.action === 'promote' && this.#o.hooks.promoteCheck !== undefined) {
+        topics = await this.#movingTopics(op, snapshot, (topic) => snapshot.resolve(topic).state !== next.resolve(topic).state);
+        preflight = await this.#o.hooks.promoteCheck(topics);
+      }
     } catch (error) {
       await record('refused', plan.changes, { error: `pre-flight failed: ${errorMessage(error)}`, topics });
       if (error instanceof RoutingError) throw error;

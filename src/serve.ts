@@ -26,6 +26,7 @@ import type { Cluster } from '../routing/cluster.ts';
 import { createPreflight } from './preflight.ts';
 import { ErrorCode } from '../protocol/kafka-errors.ts';
 import { ClusterHealth, readinessOf } from './cluster-health.ts';
+import { createWriteBack } from './writeback/setup.ts';
 
 export interface RunningProxy {
   readonly port: number;
@@ -89,12 +90,17 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     auditFile: `${config.state.file}.prepare-audit.jsonl`,
   }, clusters, log);
   const store = new FileStateStore(config.state.file);
+  // Write-back (src/writeback/): copies target writes of unpromoted waves back to the source; a rollback's drain
+  // waits for its tail and promote is refused while it lags. It reads routes through the control plane below.
+  const writeBack = createWriteBack({ config, clusters, store, log, registry: metrics.registry, resolve: (topic) => controlPlane.resolve(topic) });
   const controlPlane = await createControlPlane({
     rules: config.routes,
     store,
     flipTimeoutMs: config.flip.timeoutMs,
     maxHeldRequests: config.flip.maxHeldRequests,
+    afterDrain: (move) => writeBack.drain(move),
     hooks: {
+      promoteCheck: async (topics) => ({ refusals: await writeBack.promoteRefusals(topics), warnings: [] }),
       preflight: gates.preflight(createPreflight(clusters)),
       partitionsOf: async (topic) => {
         for (const c of ['source', 'target'] as const) {
@@ -149,6 +155,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     apiVersions,
     metrics,
     inventory: gates.inventory,
+    produceConcerns: [writeBack.concern],
   };
 
   // Upstream clusters: keep trying in the background; /readyz says when both answered Metadata.
@@ -178,6 +185,8 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   });
   health = clusterHealth;
   clusterHealth.start();
+  // Resume the copies that were running before a restart (they retry until their clusters answer).
+  await writeBack.start();
   await clusterHealth.settled(5_000);
 
   // Client-facing listeners: the main one (proxy.listen) and proxy.listeners, each plaintext, TLS, SASL or
@@ -332,6 +341,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       await listener.close(graceMs);
       clusterHealth.stop();
       await admin.close();
+      await writeBack.close();
       await controlPlane.close();
       gates.close();
       clusters.source.close();

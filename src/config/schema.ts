@@ -332,6 +332,26 @@ export function createConfigSchema({ baseDir }: ConfigSchemaOptions) {
       })
       .default({ timeoutMs: 10_000, maxHeldRequests: 10_000 }),
     log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).default({ level: 'info' }),
+    // Write-back (src/writeback/): per wave (a name in routes.batches), whether its target writes are copied back
+    // to the source until promotion (default true) and whether a producer's answer waits for that copy (default
+    // false). Waves not listed take the defaults.
+    writeBack: z
+      .strictObject({
+        /** For waves not listed in `waves` and topics no wave claims. */
+        default: z
+          .strictObject({ writeBack: z.boolean().default(true), ackAfterWriteBack: z.boolean().default(false) })
+          .default({ writeBack: true, ackAfterWriteBack: false }),
+        waves: z
+          .record(
+            z.string(),
+            z.strictObject({
+              writeBack: z.boolean().default(true),
+              ackAfterWriteBack: z.boolean().default(false),
+            }),
+          )
+          .default({}),
+      })
+      .default({ default: { writeBack: true, ackAfterWriteBack: false }, waves: {} }),
   });
 }
 

@@ -64,6 +64,9 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
     routes: { default: 'source', batches: {}, ...opts.routes },
     state: { file: path.join(stateDir, 'kmp-state.json') },
     log: { level: 'debug' },
+    // Write-back (copying target writes back to the source) is on by default in kmp; tests written before it
+    // assert that a record lands on one cluster only, so it is off here unless a test turns it on.
+    writeBack: { default: { writeBack: false } },
     ...opts.extra,
   };
   const configFile = path.join(stateDir, 'kmp.json');

@@ -71,8 +71,18 @@ function send(px: ProxyContext, ctx: RequestContext, respond: Responder, origin:
   if (connecting !== null) return Promise.all(connecting).then(() => undefined);
 }
 
-/** merge + respond */
+/** merge + respond (after any answer a concern holds back, e.g. write-back's ackAfterWriteBack) */
 function answer(px: ProxyContext, ctx: RequestContext, respond: Responder, req: ProduceRequest, session: ProduceSession, throttleTimeMs: number): void {
+  let held: Promise<void>[] | null = null;
+  for (const w of session.writes) if (w.answerAfter !== null) (held ??= []).push(w.answerAfter);
+  if (held !== null) {
+    void Promise.all(held).then(() => respondNow(px, ctx, respond, req, session, throttleTimeMs));
+    return;
+  }
+  respondNow(px, ctx, respond, req, session, throttleTimeMs);
+}
+
+function respondNow(px: ProxyContext, ctx: RequestContext, respond: Responder, req: ProduceRequest, session: ProduceSession, throttleTimeMs: number): void {
   px.metrics?.producedResponse(session.writes);
   if (req.acks === 0) return;
   respond.send(encodeClientAnswer(ctx.header.requestApiVersion, ctx.header.correlationId, req, session.writes, throttleTimeMs));

@@ -40,6 +40,12 @@ export class PartitionWrite {
   /** The answer for the client; set when settled. */
   result: PartitionProduceResponse | null = null;
   settlement: Settlement | null = null;
+  /**
+   * Set by a concern's settled() when the client's answer must wait (write-back with ackAfterWriteBack: until
+   * the source has the copy). The handler answers once every write's promise resolved; the concern may replace
+   * `result` before it resolves.
+   */
+  answerAfter: Promise<void> | null = null;
 
   constructor(topic: string, partition: number, records: Buffer | null) {
     this.topic = topic;
