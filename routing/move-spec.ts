@@ -108,4 +108,9 @@ export interface CutoverBarrierOptions {
   readonly unresolvedWindowMs?: number;
   /** Monotonic milliseconds. Default performance.now. */
   readonly now?: () => number;
+  /**
+   * Runs `callback` after `delayMs` (the drain's timeout) and returns the function that cancels it. Default
+   * setTimeout/clearTimeout; the deterministic simulation (test/sim/) passes its simulated clock's timer.
+   */
+  readonly schedule?: (callback: () => void, delayMs: number) => () => void;
 }
