@@ -85,6 +85,9 @@ export class MoveParticipant {
         const move = message.moveId === null ? undefined : this.#moves.get(message.moveId);
         if (move === undefined) {
           if (message.type === 'commit') this.#installOnly(message);
+          // Already finished here (the coordinator's abort was repeated, or this member settled the move itself):
+          // answer again, or a coordinator that waits for this answer waits forever.
+          else if (this.#finished.has(message.moveId)) this.#send({ type: 'aborted', moveId: message.moveId, member: this.member });
           return;
         }
         if (move.decision !== null) {

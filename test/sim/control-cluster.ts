@@ -52,6 +52,8 @@ export interface CommittedVersion {
   readonly changes: readonly RouteChange[];
   readonly at: number;
   readonly by: string;
+  /** The move that committed this version (null: a fence of an orphaned move, or no move). */
+  readonly moveId: string | null;
 }
 
 export class ControlCluster {
@@ -118,13 +120,13 @@ export class ControlCluster {
    * The compare-and-set commit, at the moment the request reaches the control cluster. `token` names the attempt:
    * a coordinator that lost the answer reads back (readBack), which also fences a request still on the wire.
    */
-  commitNow(expectedVersion: number, next: StateCommit, token: string, now: number): 'ok' | 'stale' | 'fenced' {
+  commitNow(expectedVersion: number, next: StateCommit, token: string, now: number, moveId: string | null = null): 'ok' | 'stale' | 'fenced' {
     if (this.#deadTokens.has(token)) return 'fenced';
     if (expectedVersion !== this.version || next.version !== expectedVersion + 1) return 'stale';
     void this.store.commit(expectedVersion, next); // the real CAS; it checks synchronously and cannot fail here
     this.#assignment = applyChanges(this.#assignment, next.changes, next.version);
     this.truth.swap(this.#assignment);
-    this.history.push({ version: next.version, changes: next.changes, at: now, by: token });
+    this.history.push({ version: next.version, changes: next.changes, at: now, by: token, moveId });
     return 'ok';
   }
 

@@ -17,6 +17,11 @@
 //   commit is refused when a member it did not ask became live meanwhile (it may have resumed on the old route).
 // - A (re)started member starts with a new incarnation id, fenced, reading the move log from its oldest
 //   undecided prepare.
+// - An orphaned move (this member holds for it, its coordinator is gone, or still silent past the flip timeout) is
+//   resolved by the member itself, safely:
+//   if the route log has the move's commit, install it; otherwise commit an empty version with compare-and-set
+//   (any later commit of the move is then stale) and abort locally. Without this, a coordinator that dies
+//   between prepare and decision leaves every member holding forever (two-phase commit's blocking case).
 
 import { ErrorCode } from '../../protocol/kafka-errors.ts';
 import type { Admission, CompletionOutcome } from '../../routing/barrier-contract.ts';
@@ -108,6 +113,13 @@ export class SimMember {
   #renewedVersion = 0;
   #coordinatorHandler: (message: ParticipantMessage) => void = () => undefined;
   #lastMembers: readonly string[] = [];
+  /** Moves this member holds for (prepare delivered, no final answer sent yet) → local time of the prepare. */
+  readonly #holding = new Map<string, number>();
+  readonly #resolving = new Set<string>();
+  /** Moves this member's participant gave its final answer for (a redelivered prepare of one starts no hold). */
+  readonly #answered = new Set<string>();
+  readonly #moveOfCommit = new WeakMap<StateCommit, string>();
+  #lastMoveId: string | null = null;
 
   constructor(world: World, name: string, incarnation: number, clockRate: number) {
     this.#w = world;
@@ -132,7 +144,13 @@ export class SimMember {
       member: this.id,
       table: this.table,
       barrier: this.barrier,
-      send: (message) => this.#outReplies.push({ seq: this.#seq++, item: message }),
+      send: (message) => {
+        if (message.type !== 'prepared' && message.moveId !== null) {
+          this.#holding.delete(message.moveId);
+          this.#answered.add(message.moveId);
+        }
+        this.#outReplies.push({ seq: this.#seq++, item: message });
+      },
       onFirstOffset: () => undefined,
     });
     this.coordinator = new MoveCoordinator({
@@ -140,7 +158,8 @@ export class SimMember {
       transport: this.#transport(),
       routes: world.control.assignment,
       onCommitted: () => undefined,
-      newMoveId: () => world.nextMoveId(),
+      // The coordinator's incarnation in the id: members resolve a move whose coordinator is gone (see the header).
+      newMoveId: () => (this.#lastMoveId = `${this.id}:${world.nextMoveId()}`),
     });
     world.sched.after(this.id, world.rng.int(0, world.fleet.pollMs), () => this.#poll());
   }
@@ -153,6 +172,14 @@ export class SimMember {
   fenced(): boolean {
     if (!this.#w.fleet.fenceOnLease) return false;
     return this.#own.isFenced(this.local()) || this.table.version < this.#renewedVersion;
+  }
+
+  /** What this member's coordinator still waits for (the report of a hung flip). */
+  waitingFor(): string[] {
+    return [...this.#expect].flatMap(([key, e]) => {
+      const missing = [...e.members].filter((m) => !e.replied.has(m));
+      return missing.length === 0 ? [] : [`${this.id} ${key} ${e.phase}: ${missing.join(', ')}`];
+    });
   }
 
   // ── the Produce path ──────────────────────────────────────────────────────────────────────────────────────
@@ -236,10 +263,13 @@ export class SimMember {
       }
       const now = input.routes.batches.get(wave) ?? 'source';
       if (now !== before) throw new RouteConflictError(`${wave} changed during the move`);
-      return { version: input.version, changes, audit: [], ledger: [] };
+      const commit: StateCommit = { version: input.version, changes, audit: [], ledger: [] };
+      if (moveId !== null) this.#moveOfCommit.set(commit, moveId);
+      return commit;
     };
+    let moveId: string | null = null;
     try {
-      const outcome = await this.coordinator.move(
+      const moving = this.coordinator.move(
         {
           label: `flip of ${wave} by ${this.id}`,
           changes,
@@ -254,7 +284,8 @@ export class SimMember {
         },
         build,
       );
-      return outcome.outcome;
+      moveId = this.#lastMoveId;
+      return (await moving).outcome;
     } catch (error) {
       return `error: ${errorMessage(error)}`;
     }
@@ -310,7 +341,38 @@ export class SimMember {
     this.#own.renewed(sentAt);
     this.#renewedVersion = Math.max(this.#renewedVersion, r.storeVersion);
     this.#checkExpectations();
+    this.#resolveOrphans(r.storeVersion);
     void w;
+  }
+
+  #resolveOrphans(storeVersion: number): void {
+    const w = this.#w;
+    const now = this.local();
+    for (const [moveId, since] of this.#holding) {
+      const coordinator = moveId.slice(0, moveId.indexOf(':'));
+      if (coordinator === this.id || this.#resolving.has(moveId)) continue;
+      // Gone coordinator: after a lease. Live one: only past the flip timeout, when it no longer waits for anyone
+      // (it may have aborted without telling this incarnation, which it never asked).
+      const patience = w.fleet.leaseMs + w.fleet.skewMarginMs + (this.#leases.isLive(coordinator, now) ? w.fleet.flipTimeoutMs : 0);
+      if (now - since < patience) continue;
+      const committed = w.control.history.find((h) => h.moveId === moveId);
+      if (committed !== undefined) {
+        w.stats.orphansCommitted = (w.stats.orphansCommitted ?? 0) + 1;
+        this.#deliver({ type: 'commit', moveId, version: committed.version, changes: committed.changes });
+        this.#holding.delete(moveId);
+        continue;
+      }
+      this.#resolving.add(moveId);
+      const fence: StateCommit = { version: storeVersion + 1, changes: [], audit: [], ledger: [] };
+      this.#store().commit(storeVersion, fence).then(
+        () => {
+          w.stats.orphansFenced = (w.stats.orphansFenced ?? 0) + 1;
+          this.#deliver({ type: 'abort', moveId, reason: `its coordinator ${coordinator} is gone` });
+          this.#holding.delete(moveId);
+        },
+        () => undefined, // stale or not landed: look again at the next poll
+      ).finally(() => this.#resolving.delete(moveId));
+    }
   }
 
   /** Installs committed versions up to `version` from the route log. */
@@ -329,6 +391,9 @@ export class SimMember {
   }
 
   #deliver(message: CoordinatorMessage): void {
+    if (message.type === 'prepare' && !this.#answered.has(message.moveId) && !this.#holding.has(message.moveId)) {
+      this.#holding.set(message.moveId, this.local());
+    }
     if (message.type === 'commit' && message.version > this.table.version + 1) this.#catchUp(message.version - 1, true);
     try {
       this.participant.handle(message);
@@ -373,7 +438,7 @@ export class SimMember {
   #coordinatorReceive(m: ParticipantMessage): void {
     const key = m.moveId ?? (m.type === 'released' ? `install-${m.version}` : null);
     const e = key === null ? undefined : this.#expect.get(key);
-    if (e !== undefined && answers(e.phase, m)) e.replied.add(m.member);
+    if (e !== undefined && e.members.has(m.member) && answers(e.phase, m)) e.replied.add(m.member);
     this.#coordinatorHandler(m);
   }
 
@@ -424,7 +489,8 @@ export class SimMember {
             else if (result === 'stale') reject(new StaleVersionError(`version ${expectedVersion} is stale`, expectedVersion, w.control.version));
             else reject(new StateStoreError('the commit did not land'));
           };
-          w.net.toControl(this.name, this.id, () => w.control.commitNow(expectedVersion, next, token, w.sched.now), answer);
+          const moveId = this.#moveOfCommit.get(next) ?? null;
+          w.net.toControl(this.name, this.id, () => w.control.commitNow(expectedVersion, next, token, w.sched.now, moveId), answer);
           const readBack = (): void => {
             if (answered) return;
             w.stats.storeReadBacks = (w.stats.storeReadBacks ?? 0) + 1;
