@@ -58,6 +58,10 @@ export interface SimReport {
   readonly stats: Readonly<Record<string, number>>;
 }
 
+/** The schedule length the property test uses (replay.ts uses the same, so a printed seed replays exactly). */
+export const DEFAULT_ACTIVE_MS = 6_000;
+export const DEFAULT_SETTLE_MS = 9_000;
+
 export const DEFAULT_FLEET: FleetRules = {
   leaseMs: 2_000,
   skewMarginMs: 400,
