@@ -60,7 +60,7 @@ export interface SimReport {
 
 /** The schedule length the property test uses (replay.ts uses the same, so a printed seed replays exactly). */
 export const DEFAULT_ACTIVE_MS = 6_000;
-export const DEFAULT_SETTLE_MS = 9_000;
+export const DEFAULT_SETTLE_MS = 12_000; // a restarted member may wait a lease + flip timeout on an orphaned prepare
 
 export const DEFAULT_FLEET: FleetRules = {
   leaseMs: 2_000,
