@@ -43,6 +43,8 @@ export interface CoordinatorOptions {
   readonly routes: RouteAssignment;
   /** Called once a commit is durable, before members install it (the history records it here). */
   readonly onCommitted: (commit: StateCommit) => void;
+  /** Names each move. Default randomUUID; the deterministic simulation (test/sim/) passes a seeded counter. */
+  readonly newMoveId?: () => string;
 }
 
 interface Waiting {
@@ -65,6 +67,7 @@ export class MoveCoordinator {
   readonly #store: StateStore;
   readonly #transport: MoveTransport;
   readonly #onCommitted: (commit: StateCommit) => void;
+  readonly #newMoveId: () => string;
   readonly #waiting = new Map<string, Waiting>();
   #routes: RouteAssignment;
 
@@ -73,6 +76,7 @@ export class MoveCoordinator {
     this.#transport = options.transport;
     this.#routes = options.routes;
     this.#onCommitted = options.onCommitted;
+    this.#newMoveId = options.newMoveId ?? randomUUID;
     this.#transport.onParticipantMessage((message) => this.#receive(message));
   }
 
@@ -88,7 +92,7 @@ export class MoveCoordinator {
 
   /** Runs a move through every member. `build` makes the version's commit (it may refuse with a 409). */
   async move(request: MoveRequest, build: (input: CommitInput) => StateCommit): Promise<MoveOutcome> {
-    const moveId = randomUUID();
+    const moveId = this.#newMoveId();
     const members = new Set(this.#transport.members());
     const { signal, ...spec } = request;
     const prepare: PrepareMessage = { type: 'prepare', moveId, ...spec };

@@ -58,9 +58,15 @@ const REJECT_FAILED_DRAIN = rejection('failed-drain');
 const REJECT_QUARANTINE = rejection('quarantine');
 const REJECT_ROUTE_MISMATCH = rejection('route-mismatch');
 
+function realTimer(callback: () => void, delayMs: number): () => void {
+  const timer = setTimeout(callback, delayMs);
+  return () => clearTimeout(timer);
+}
+
 export class CutoverBarrier implements PartitionRouter {
   readonly #routeOf: (topic: string) => Cluster;
   readonly #now: () => number;
+  readonly #schedule: (callback: () => void, delayMs: number) => () => void;
   readonly #quarantineMs: number;
   readonly #unresolvedWindowMs: number;
   readonly #afterDrain: AfterDrain | undefined;
@@ -73,6 +79,7 @@ export class CutoverBarrier implements PartitionRouter {
   constructor(options: CutoverBarrierOptions) {
     this.#routeOf = options.routeOf;
     this.#now = options.now ?? (() => performance.now());
+    this.#schedule = options.schedule ?? realTimer;
     this.#quarantineMs = options.quarantineMs ?? 250;
     this.#unresolvedWindowMs = options.unresolvedWindowMs ?? 120_000;
     this.#afterDrain = options.afterDrain;
@@ -403,12 +410,12 @@ export class CutoverBarrier implements PartitionRouter {
 
   #drain(move: ActiveMove): Promise<DrainEnd> {
     return new Promise<DrainEnd>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let cancelTimer: (() => void) | undefined;
       const signal = move.spec.signal;
       const onAbort = (): void => finish('cancelled');
       const finish = (end: DrainEnd): void => {
         move.finishDrain = () => undefined;
-        if (timer !== undefined) clearTimeout(timer);
+        cancelTimer?.();
         signal?.removeEventListener('abort', onAbort);
         resolve(end);
       };
@@ -429,7 +436,7 @@ export class CutoverBarrier implements PartitionRouter {
         finish('drained');
         return;
       }
-      timer = setTimeout(() => finish('timeout'), move.spec.timeoutMs);
+      cancelTimer = this.#schedule(() => finish('timeout'), move.spec.timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }

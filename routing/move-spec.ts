@@ -111,6 +111,11 @@ export interface CutoverBarrierOptions {
   readonly now?: () => number;
   /** See AfterDrain. */
   readonly afterDrain?: AfterDrain;
+  /**
+   * Runs `callback` after `delayMs` (the drain's timeout) and returns the function that cancels it. Default
+   * setTimeout/clearTimeout; the deterministic simulation (test/sim/) passes its simulated clock's timer.
+   */
+  readonly schedule?: (callback: () => void, delayMs: number) => () => void;
 }
 
 /**

@@ -63,6 +63,8 @@ export class MoveParticipant {
   readonly #send: (message: ParticipantMessage) => void;
   readonly #onFirstOffset: ParticipantOptions['onFirstOffset'];
   readonly #moves = new Map<string, LocalMove>();
+  /** Moves this member has finished: a redelivered prepare of one of them must not start a hold no one decides. */
+  readonly #finished = new Set<string>();
 
   constructor(options: ParticipantOptions) {
     this.member = options.member;
@@ -83,6 +85,9 @@ export class MoveParticipant {
         const move = message.moveId === null ? undefined : this.#moves.get(message.moveId);
         if (move === undefined) {
           if (message.type === 'commit') this.#installOnly(message);
+          // Already finished here (the coordinator's abort was repeated, or this member settled the move itself):
+          // answer again, or a coordinator that waits for this answer waits forever.
+          else if (this.#finished.has(message.moveId)) this.#send({ type: 'aborted', moveId: message.moveId, member: this.member });
           return;
         }
         if (move.decision !== null) {
@@ -110,6 +115,8 @@ export class MoveParticipant {
 
   #swap(version: number, changes: readonly RouteChange[]): void {
     const current = this.#table.snapshot.assignment();
+    // Already installed (redelivered, or read from the route log before the coordinator's message): nothing to do.
+    if (version <= current.version) return;
     if (version !== current.version + 1) {
       // Out of step with the store: the coordinator's commit message carries only the change. Refuse loudly;
       // the control plane reloads from the store.
@@ -119,6 +126,8 @@ export class MoveParticipant {
   }
 
   async #prepare(message: PrepareMessage): Promise<void> {
+    // A transport that redelivers (a consumer re-reading its log) repeats prepares: one hold per move.
+    if (this.#moves.has(message.moveId) || this.#finished.has(message.moveId)) return;
     const move: LocalMove = { cancel: new AbortController(), decision: null, early: null, version: null };
     this.#moves.set(message.moveId, move);
     const snapshot = this.#table.snapshot;
@@ -144,17 +153,24 @@ export class MoveParticipant {
         },
       });
     } catch (error) {
-      this.#moves.delete(message.moveId);
+      this.#finish(message.moveId);
       if (error instanceof CoordinatorAbort) this.#send({ type: 'aborted', moveId: message.moveId, member: this.member });
       else this.#send({ type: 'prepare-failed', moveId: message.moveId, member: this.member, aborted: null, error: errorToWire(error) });
       return;
     }
-    this.#moves.delete(message.moveId);
+    this.#finish(message.moveId);
     if (result.outcome === 'aborted') {
       this.#send({ type: 'prepare-failed', moveId: message.moveId, member: this.member, aborted: result, error: null });
     } else {
       this.#send({ type: 'released', moveId: message.moveId, member: this.member, version: move.version ?? 0, result });
     }
+  }
+
+  #finish(moveId: string): void {
+    this.#moves.delete(moveId);
+    this.#finished.add(moveId);
+    // Bounded: redelivery repeats recent messages, not a whole history.
+    if (this.#finished.size > 10_000) this.#finished.delete(this.#finished.values().next().value as string);
   }
 
   /** The barrier's commit step: report the drain, wait for the coordinator, install on commit. */

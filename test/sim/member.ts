@@ -1,0 +1,524 @@
+// One simulated fleet member (a kmp instance): the REAL SwitchTable, CutoverBarrier, MoveParticipant and
+// MoveCoordinator, wired to the simulated clock and network, plus what the fleet runtime adds around them. The
+// in-process code has no notion of leases yet, so the lease and fencing rules live here, using the real
+// routing/fleet/leases.ts (this is the runtime's job, NEXT.md §1; the rules below are what it must do):
+//
+// - Heartbeat = every poll of the control cluster. A poll appends the member's outbox and heartbeat and reads the
+//   move log, the reply log and the members log to their end. OwnLease.renewed(sentAt) once the answer is back.
+// - Fenced (rejects every Produce with a retriable error) while the own lease is older than lease − skew, or while
+//   the table is behind the version read at the last renewal ("read the log to its end"). Checked at admission
+//   AND again right before the write is sent (a held admission can be released long after it was admitted).
+// - Catch-up: versions committed without this member's participation are installed from the route log, in
+//   version order, before a commit message that skips versions.
+// - Coordinator side (any member can coordinate a flip): the move waits for the members it counted live at the
+//   start (LeaseTable on its own clock); a member counted gone (lease + skew without a heartbeat) is answered
+//   for by the transport, so the move goes on without it; a member that does not answer within the flip timeout
+//   fails the prepare (abort). A coordinator only starts or commits a move while its own lease holds, and the
+//   commit is refused when a member it did not ask became live meanwhile (it may have resumed on the old route).
+// - A (re)started member starts with a new incarnation id, fenced, reading the move log from its oldest
+//   undecided prepare.
+// - An orphaned move (this member holds for it, its coordinator is gone, or still silent past the flip timeout) is
+//   resolved by the member itself, safely:
+//   if the route log has the move's commit, install it; otherwise commit an empty version with compare-and-set
+//   (any later commit of the move is then stale) and abort locally. Without this, a coordinator that dies
+//   between prepare and decision leaves every member holding forever (two-phase commit's blocking case).
+
+import { ErrorCode } from '../../protocol/kafka-errors.ts';
+import type { Admission, CompletionOutcome } from '../../routing/barrier-contract.ts';
+import { isRejection } from '../../routing/barrier-contract.ts';
+import { otherCluster, type Cluster } from '../../routing/cluster.ts';
+import { MoveCoordinator, type CommitInput } from '../../routing/coordinator.ts';
+import { CutoverBarrier } from '../../routing/cutover-barrier.ts';
+import { RouteConflictError, StaleVersionError, StateStoreError, errorMessage } from '../../routing/errors.ts';
+import { LeaseTable, OwnLease } from '../../routing/fleet/leases.ts';
+import type { CoordinatorMessage, MoveTransport, ParticipantMessage } from '../../routing/move-protocol.ts';
+import { MoveParticipant } from '../../routing/participant.ts';
+import type { RouteChange } from '../../routing/route-state.ts';
+import type { CompiledRules } from '../../routing/rules.ts';
+import type { StateCommit, StateStore } from '../../routing/state-store.ts';
+import { SwitchTable } from '../../routing/switch-table.ts';
+import type { AddressedMessage, ControlCluster, Outgoing, PollResponse } from './control-cluster.ts';
+import type { DataClusters } from './data-clusters.ts';
+import type { Network } from './network.ts';
+import type { Rng, Scheduler } from './scheduler.ts';
+
+export interface FleetRules {
+  readonly leaseMs: number;
+  readonly skewMarginMs: number;
+  readonly pollMs: number;
+  readonly drainTimeoutMs: number;
+  /** The coordinator's own bound on a prepare: a member that has not answered by then fails it. */
+  readonly flipTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly storeTimeoutMs: number;
+  readonly clusterErrorRate: number;
+  readonly redeliveryRate: number;
+  /** The rules under test; a test turns one off to show the checker catches what it prevents. */
+  readonly fenceOnLease: boolean;
+  readonly checkFenceBeforeSend: boolean;
+  readonly recheckMembershipAtCommit: boolean;
+}
+
+export interface World {
+  readonly sched: Scheduler;
+  readonly rng: Rng;
+  readonly net: Network;
+  readonly control: ControlCluster;
+  readonly data: DataClusters;
+  readonly rules: CompiledRules;
+  readonly fleet: FleetRules;
+  readonly waves: ReadonlyMap<string, readonly string[]>;
+  readonly partitions: number;
+  nextMoveId(): string;
+  /** Invariant hooks (world.ts). */
+  onForward(member: SimMember, topic: string, partition: number, cluster: Cluster): void;
+  onAppend(topic: string, partition: number, cluster: Cluster, writeId: number): void;
+  fail(kind: string, detail: string): void;
+  readonly stats: Record<string, number>;
+}
+
+export type ProduceOutcome = 'ok' | 'retriable';
+
+export interface Write {
+  readonly id: number;
+  readonly topic: string;
+  readonly partition: number;
+}
+
+interface Expectation {
+  phase: 'prepare' | 'commit' | 'abort' | 'install';
+  readonly members: Set<string>;
+  readonly replied: Set<string>;
+  readonly startedAt: number;
+}
+
+export class SimMember {
+  readonly name: string;
+  readonly id: string;
+  readonly table: SwitchTable;
+  readonly barrier: CutoverBarrier;
+  readonly participant: MoveParticipant;
+  readonly coordinator: MoveCoordinator;
+  readonly #w: World;
+  readonly #rate: number;
+  readonly #leases: LeaseTable;
+  readonly #own: OwnLease;
+  readonly #outMoves: Outgoing<AddressedMessage>[] = [];
+  readonly #outReplies: Outgoing<ParticipantMessage>[] = [];
+  readonly #expect = new Map<string, Expectation>();
+  #seq = 0;
+  #moveCursor: number;
+  #replyCursor: number;
+  #heartbeatCursor: number;
+  #renewedVersion = 0;
+  #coordinatorHandler: (message: ParticipantMessage) => void = () => undefined;
+  #lastMembers: readonly string[] = [];
+  /** Moves this member holds for (prepare delivered, no final answer sent yet) → local time of the prepare. */
+  readonly #holding = new Map<string, number>();
+  readonly #resolving = new Set<string>();
+  /** Moves this member's participant gave its final answer for (a redelivered prepare of one starts no hold). */
+  readonly #answered = new Set<string>();
+  readonly #moveOfCommit = new WeakMap<StateCommit, string>();
+  #lastMoveId: string | null = null;
+
+  constructor(world: World, name: string, incarnation: number, clockRate: number) {
+    this.#w = world;
+    this.name = name;
+    this.id = `${name}#${incarnation}`;
+    this.#rate = clockRate;
+    const lease = { leaseMs: world.fleet.leaseMs, skewMarginMs: world.fleet.skewMarginMs };
+    this.#leases = new LeaseTable(lease);
+    this.#own = new OwnLease(lease);
+    // A (re)started member loads the committed routes, and reads the logs from where it must (see the header).
+    this.table = new SwitchTable(world.rules, world.control.assignment);
+    this.#moveCursor = world.control.startCursor();
+    this.#replyCursor = world.control.replyLog.length;
+    this.#heartbeatCursor = Math.max(0, world.control.heartbeatLog.length - 1000);
+    this.barrier = new CutoverBarrier({
+      routeOf: (topic) => this.table.resolve(topic).cluster,
+      now: () => this.local(),
+      schedule: world.sched.timer(this.id),
+      quarantineMs: 250,
+    });
+    this.participant = new MoveParticipant({
+      member: this.id,
+      table: this.table,
+      barrier: this.barrier,
+      send: (message) => {
+        if (message.type !== 'prepared' && message.moveId !== null) {
+          this.#holding.delete(message.moveId);
+          this.#answered.add(message.moveId);
+        }
+        this.#outReplies.push({ seq: this.#seq++, item: message });
+      },
+      onFirstOffset: () => undefined,
+    });
+    this.coordinator = new MoveCoordinator({
+      store: this.#store(),
+      transport: this.#transport(),
+      routes: world.control.assignment,
+      onCommitted: () => undefined,
+      // The coordinator's incarnation in the id: members resolve a move whose coordinator is gone (see the header).
+      newMoveId: () => (this.#lastMoveId = `${this.id}:${world.nextMoveId()}`),
+    });
+    world.sched.after(this.id, world.rng.int(0, world.fleet.pollMs), () => this.#poll());
+  }
+
+  /** This member's monotonic clock: its own rate (drift), never the true time. */
+  local(): number {
+    return this.#w.sched.now * this.#rate;
+  }
+
+  fenced(): boolean {
+    if (!this.#w.fleet.fenceOnLease) return false;
+    return this.#own.isFenced(this.local()) || this.table.version < this.#renewedVersion;
+  }
+
+  /** What this member's coordinator still waits for (the report of a hung flip). */
+  waitingFor(): string[] {
+    return [...this.#expect].flatMap(([key, e]) => {
+      const missing = [...e.members].filter((m) => !e.replied.has(m));
+      return missing.length === 0 ? [] : [`${this.id} ${key} ${e.phase}: ${missing.join(', ')}`];
+    });
+  }
+
+  // ── the Produce path ──────────────────────────────────────────────────────────────────────────────────────
+
+  /** A client's Produce for one partition arrives (runs as this member). */
+  produce(write: Write, reply: (outcome: ProduceOutcome) => void): void {
+    if (this.fenced()) {
+      this.#w.stats.fencedRejections = (this.#w.stats.fencedRejections ?? 0) + 1;
+      reply('retriable');
+      return;
+    }
+    let admission: Admission | Promise<Admission>;
+    try {
+      admission = this.barrier.admit(write.topic, write.partition);
+    } catch (error) {
+      this.#w.fail('threw', `${this.id} admit: ${errorMessage(error)}`);
+      return;
+    }
+    if (admission instanceof Promise) void admission.then((a) => this.#forward(write, a, reply));
+    else this.#forward(write, admission, reply);
+  }
+
+  #forward(write: Write, admission: Admission, reply: (outcome: ProduceOutcome) => void): void {
+    const w = this.#w;
+    if (w.sched.isCrashed(this.id)) return;
+    if (isRejection(admission)) {
+      reply('retriable');
+      return;
+    }
+    if (w.fleet.checkFenceBeforeSend && this.fenced()) {
+      this.barrier.abandon(admission);
+      w.stats.fencedRejections = (w.stats.fencedRejections ?? 0) + 1;
+      reply('retriable');
+      return;
+    }
+    const cluster = admission.cluster;
+    const version = this.table.version;
+    w.onForward(this, write.topic, write.partition, cluster);
+    let settled = false;
+    const settle = (outcome: CompletionOutcome): void => {
+      if (settled) return;
+      settled = true;
+      this.barrier.complete(admission, outcome);
+      reply(outcome.ok ? 'ok' : 'retriable');
+    };
+    w.sched.after(cluster, w.net.dataLatency(), () => {
+      let outcome: CompletionOutcome;
+      if (w.rng.chance(w.fleet.clusterErrorRate)) {
+        outcome = { ok: false, retriable: true, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, written: 'no' };
+      } else {
+        const { offset } = w.data.append(cluster, write.topic, write.partition, write.id, w.sched.now, this.id, version);
+        w.onAppend(write.topic, write.partition, cluster, write.id);
+        outcome = { ok: true, baseOffset: offset };
+      }
+      if (w.net.dataResponseLost()) return; // the member's request timeout answers: outcome unknown
+      w.sched.after(this.id, w.net.dataLatency(), () => settle(outcome));
+    });
+    w.sched.after(this.id, w.fleet.requestTimeoutMs, () =>
+      settle({ ok: false, retriable: true, errorCode: ErrorCode.REQUEST_TIMED_OUT, written: 'unknown' }),
+    );
+  }
+
+  // ── the operator: a flip through this member's coordinator ────────────────────────────────────────────────
+
+  async flip(wave: string): Promise<string> {
+    const w = this.#w;
+    if (this.fenced()) return 'refused (fenced)';
+    if (this.table.version > this.coordinator.routes.version) this.coordinator.adopt(this.table.snapshot.assignment());
+    const before = this.coordinator.routes.batches.get(wave) ?? 'source';
+    const from: Cluster = before === 'target' ? 'target' : 'source';
+    const to = otherCluster(from);
+    const changes: RouteChange[] = [{ kind: 'batch', name: wave, before, after: to }];
+    const topics = w.waves.get(wave) ?? [];
+    const partitions = [...Array(w.partitions).keys()];
+    const build = (input: CommitInput): StateCommit => {
+      if (this.#own.isFenced(this.local())) throw new RouteConflictError(`${this.id} lost its lease during the move`);
+      if (w.fleet.recheckMembershipAtCommit) {
+        const asked = new Set(this.#lastMembers);
+        const joined = this.#leases.live(this.local()).filter((m) => !asked.has(m));
+        if (joined.length > 0) throw new RouteConflictError(`members joined during the move: ${joined.join(', ')}`);
+      }
+      const now = input.routes.batches.get(wave) ?? 'source';
+      if (now !== before) throw new RouteConflictError(`${wave} changed during the move`);
+      const commit: StateCommit = { version: input.version, changes, audit: [], ledger: [] };
+      if (moveId !== null) this.#moveOfCommit.set(commit, moveId);
+      return commit;
+    };
+    let moveId: string | null = null;
+    try {
+      const moving = this.coordinator.move(
+        {
+          label: `flip of ${wave} by ${this.id}`,
+          changes,
+          from,
+          to,
+          topics,
+          holdMatching: false,
+          partitions: topics.map((topic) => ({ topic, partitions })),
+          timeoutMs: w.fleet.drainTimeoutMs,
+          maxHeldRequests: 200,
+          inDoubt: 'abort',
+        },
+        build,
+      );
+      moveId = this.#lastMoveId;
+      return (await moving).outcome;
+    } catch (error) {
+      return `error: ${errorMessage(error)}`;
+    }
+  }
+
+  // ── the control plane: polls, catch-up, the coordinator's transport and store ─────────────────────────────
+
+  #poll(): void {
+    const w = this.#w;
+    w.sched.after(this.id, w.fleet.pollMs, () => this.#poll());
+    // Redelivery: like a consumer restarted from an older committed offset, re-read a few messages.
+    if (w.rng.chance(w.fleet.redeliveryRate)) {
+      this.#moveCursor = Math.max(0, this.#moveCursor - w.rng.int(1, 3));
+      this.#replyCursor = Math.max(0, this.#replyCursor - w.rng.int(1, 3));
+      w.stats.redeliveries = (w.stats.redeliveries ?? 0) + 1;
+    }
+    const sentAt = this.local();
+    const request = {
+      member: this.id,
+      moves: [...this.#outMoves],
+      replies: [...this.#outReplies],
+      moveCursor: this.#moveCursor,
+      replyCursor: this.#replyCursor,
+      heartbeatCursor: this.#heartbeatCursor,
+    };
+    w.net.toControl(this.name, this.id, () => w.control.poll(request), (response) => this.#onPoll(response, sentAt));
+  }
+
+  #onPoll(r: PollResponse, sentAt: number): void {
+    const w = this.#w;
+    dropAcked(this.#outMoves, r.ackedMoves);
+    dropAcked(this.#outReplies, r.ackedReplies);
+    r.moves.forEach((m, i) => {
+      const index = r.movesFrom + i;
+      if (index < this.#moveCursor) return;
+      this.#moveCursor = index + 1;
+      if (m.to === null || m.to === this.id) this.#deliver(m.message);
+    });
+    r.replies.forEach((m, i) => {
+      const index = r.repliesFrom + i;
+      if (index < this.#replyCursor) return;
+      this.#replyCursor = index + 1;
+      this.#coordinatorReceive(m);
+    });
+    const now = this.local();
+    r.heartbeats.forEach((member, i) => {
+      const index = r.heartbeatsFrom + i;
+      if (index < this.#heartbeatCursor) return;
+      this.#heartbeatCursor = index + 1;
+      this.#leases.heard(member, now);
+    });
+    this.#catchUp(r.storeVersion, false);
+    this.#own.renewed(sentAt);
+    this.#renewedVersion = Math.max(this.#renewedVersion, r.storeVersion);
+    this.#checkExpectations();
+    this.#resolveOrphans(r.storeVersion);
+    void w;
+  }
+
+  #resolveOrphans(storeVersion: number): void {
+    const w = this.#w;
+    const now = this.local();
+    for (const [moveId, since] of this.#holding) {
+      const coordinator = moveId.slice(0, moveId.indexOf(':'));
+      if (coordinator === this.id || this.#resolving.has(moveId)) continue;
+      // Gone coordinator: after a lease. Live one: only past the flip timeout, when it no longer waits for anyone
+      // (it may have aborted without telling this incarnation, which it never asked).
+      const patience = w.fleet.leaseMs + w.fleet.skewMarginMs + (this.#leases.isLive(coordinator, now) ? w.fleet.flipTimeoutMs : 0);
+      if (now - since < patience) continue;
+      const committed = w.control.history.find((h) => h.moveId === moveId);
+      if (committed !== undefined) {
+        w.stats.orphansCommitted = (w.stats.orphansCommitted ?? 0) + 1;
+        this.#deliver({ type: 'commit', moveId, version: committed.version, changes: committed.changes });
+        this.#holding.delete(moveId);
+        continue;
+      }
+      this.#resolving.add(moveId);
+      const fence: StateCommit = { version: storeVersion + 1, changes: [], audit: [], ledger: [] };
+      this.#store().commit(storeVersion, fence).then(
+        () => {
+          w.stats.orphansFenced = (w.stats.orphansFenced ?? 0) + 1;
+          this.#deliver({ type: 'abort', moveId, reason: `its coordinator ${coordinator} is gone` });
+          this.#holding.delete(moveId);
+        },
+        () => undefined, // stale or not landed: look again at the next poll
+      ).finally(() => this.#resolving.delete(moveId));
+    }
+  }
+
+  /** Installs committed versions up to `version` from the route log. */
+  #catchUp(version: number, evenWhileMoving: boolean): void {
+    if (!evenWhileMoving && this.barrier.activeMoves().length > 0) return;
+    while (this.table.version < version) {
+      const v = this.table.version + 1;
+      try {
+        this.participant.install(v, this.#w.control.changesOf(v));
+      } catch (error) {
+        this.#w.fail('threw', `${this.id} install ${v}: ${errorMessage(error)}`);
+        return;
+      }
+      this.#w.stats.catchUpInstalls = (this.#w.stats.catchUpInstalls ?? 0) + 1;
+    }
+  }
+
+  #deliver(message: CoordinatorMessage): void {
+    if (message.type === 'prepare' && !this.#answered.has(message.moveId) && !this.#holding.has(message.moveId)) {
+      this.#holding.set(message.moveId, this.local());
+    }
+    if (message.type === 'commit' && message.version > this.table.version + 1) this.#catchUp(message.version - 1, true);
+    try {
+      this.participant.handle(message);
+    } catch (error) {
+      this.#w.fail('threw', `${this.id} handling ${message.type} (version ${message.type === 'commit' ? message.version : '-'}, table ${this.table.version}): ${errorMessage(error)}`);
+    }
+  }
+
+  #transport(): MoveTransport {
+    return {
+      members: () => {
+        this.#lastMembers = this.#leases.live(this.local());
+        return this.#lastMembers;
+      },
+      toParticipants: (message, to = null) => {
+        this.#outMoves.push({ seq: this.#seq++, item: { message, to } });
+        this.#track(message, to);
+      },
+      onParticipantMessage: (handler) => {
+        this.#coordinatorHandler = handler;
+      },
+    };
+  }
+
+  /** What the coordinator now waits for, so a gone or silent member can be answered for. */
+  #track(message: CoordinatorMessage, to: string | null): void {
+    const startedAt = this.local();
+    if (message.type === 'prepare') {
+      this.#expect.set(message.moveId, { phase: 'prepare', members: new Set(this.#lastMembers), replied: new Set(), startedAt });
+    } else if (message.type === 'commit' && message.moveId === null) {
+      this.#expect.set(`install-${message.version}`, { phase: 'install', members: new Set(this.#lastMembers), replied: new Set(), startedAt });
+    } else if (message.type === 'commit' && message.moveId !== null) {
+      const e = this.#expect.get(message.moveId);
+      if (e !== undefined) this.#expect.set(message.moveId, { phase: 'commit', members: e.members, replied: new Set(), startedAt });
+    } else if (message.type === 'abort' && to !== null) {
+      const e = this.#expect.get(message.moveId);
+      if (e !== undefined && e.phase !== 'abort') this.#expect.set(message.moveId, { phase: 'abort', members: new Set([to]), replied: new Set(), startedAt });
+      else e?.members.add(to);
+    }
+  }
+
+  #coordinatorReceive(m: ParticipantMessage): void {
+    const key = m.moveId ?? (m.type === 'released' ? `install-${m.version}` : null);
+    const e = key === null ? undefined : this.#expect.get(key);
+    if (e !== undefined && e.members.has(m.member) && answers(e.phase, m)) e.replied.add(m.member);
+    this.#coordinatorHandler(m);
+  }
+
+  #checkExpectations(): void {
+    const now = this.local();
+    for (const [key, e] of this.#expect) {
+      for (const member of e.members) {
+        if (e.replied.has(member)) continue;
+        if (!this.#leases.isLive(member, now)) {
+          e.replied.add(member);
+          this.#w.stats.answeredForGone = (this.#w.stats.answeredForGone ?? 0) + 1;
+          this.#coordinatorHandler(goneAnswer(e.phase, key, member));
+        } else if (e.phase === 'prepare' && now - e.startedAt > this.#w.fleet.flipTimeoutMs) {
+          e.replied.add(member);
+          this.#w.stats.prepareTimeouts = (this.#w.stats.prepareTimeouts ?? 0) + 1;
+          // It may still prepare later: tell it to abort, so it does not hold waiting for a decision.
+          this.#outMoves.push({ seq: this.#seq++, item: { message: { type: 'abort', moveId: key, reason: 'no answer within the flip timeout' }, to: member } });
+          this.#coordinatorHandler({
+            type: 'prepare-failed', moveId: key, member, aborted: null,
+            error: { name: 'Error', status: null, code: null, message: `${member} did not answer within the flip timeout`, details: [] },
+          });
+        }
+      }
+      if (e.replied.size >= e.members.size && e.phase !== 'prepare') this.#expect.delete(key);
+    }
+  }
+
+  /** The route store as this member reaches it: over the network, with read-back when an answer is lost. */
+  #store(): StateStore {
+    const w = this.#w;
+    const base = w.control.store;
+    return {
+      load: () => base.load(),
+      appendAudit: () => Promise.resolve(),
+      recordFirstOffsets: () => Promise.resolve(),
+      appendProducerMapping: () => Promise.resolve(),
+      loadProducerMappings: () => base.loadProducerMappings(),
+      subscribe: () => () => undefined,
+      close: () => Promise.resolve(),
+      commit: (expectedVersion, next) =>
+        new Promise<void>((resolve, reject) => {
+          const token = `${this.id}/commit-${this.#seq++}`;
+          let answered = false;
+          const answer = (result: 'ok' | 'stale' | 'fenced'): void => {
+            if (answered) return;
+            answered = true;
+            if (result === 'ok') resolve();
+            else if (result === 'stale') reject(new StaleVersionError(`version ${expectedVersion} is stale`, expectedVersion, w.control.version));
+            else reject(new StateStoreError('the commit did not land'));
+          };
+          const moveId = this.#moveOfCommit.get(next) ?? null;
+          w.net.toControl(this.name, this.id, () => w.control.commitNow(expectedVersion, next, token, w.sched.now, moveId), answer);
+          const readBack = (): void => {
+            if (answered) return;
+            w.stats.storeReadBacks = (w.stats.storeReadBacks ?? 0) + 1;
+            w.net.toControl(this.name, this.id, () => w.control.readBack(token), (landed) => answer(landed ? 'ok' : 'fenced'));
+            w.sched.after(this.id, w.fleet.storeTimeoutMs, readBack);
+          };
+          w.sched.after(this.id, w.fleet.storeTimeoutMs, readBack);
+        }),
+    };
+  }
+}
+
+function dropAcked<T>(outbox: Outgoing<T>[], acked: number): void {
+  while (outbox.length > 0 && (outbox[0] as Outgoing<T>).seq <= acked) outbox.shift();
+}
+
+function answers(phase: Expectation['phase'], m: ParticipantMessage): boolean {
+  if (phase === 'prepare') return m.type === 'prepared' || m.type === 'prepare-failed';
+  if (phase === 'abort') return m.type === 'aborted' || m.type === 'prepare-failed';
+  return m.type === 'released';
+}
+
+/** What the coordinator is told for a member counted gone: it took part without traffic. */
+function goneAnswer(phase: Expectation['phase'], key: string, member: string): ParticipantMessage {
+  if (phase === 'prepare') {
+    return { type: 'prepared', moveId: key, member, topics: [], partitions: [], holdMs: 0, drainMs: 0, heldRequests: 0 };
+  }
+  if (phase === 'abort') return { type: 'aborted', moveId: key, member };
+  if (phase === 'install') return { type: 'released', moveId: null, member, version: Number(key.slice('install-'.length)), result: null };
+  return { type: 'released', moveId: key, member, version: 0, result: null };
+}
