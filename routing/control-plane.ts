@@ -27,6 +27,7 @@ import {
   type WriteOptions,
 } from './operations.ts';
 import { MoveParticipant } from './participant.ts';
+import type { CoordinatorMessage, MoveTransport, ParticipantMessage } from './move-protocol.ts';
 import { applyChanges, emptyRouteState, type AuditEntry, type LedgerEntry, type RouteState } from './route-state.ts';
 import { CompiledRules, compileRules } from './rules.ts';
 import { SnapshotStoreAdapter } from './snapshot-store-adapter.ts';
@@ -60,6 +61,16 @@ export interface ControlPlaneOptions {
   readonly now?: () => number;
   /** This instance's name in the move protocol. Default a random id. */
   readonly member?: string;
+  /**
+   * How moves reach the members (a fleet: the move log, src/fleet/kafka-move-transport.ts). Default an
+   * in-process transport with this instance as the only member.
+   */
+  readonly transport?: JoinableTransport;
+}
+
+/** A transport this instance's participant joins. */
+export interface JoinableTransport extends MoveTransport {
+  join(member: string, handler: (message: CoordinatorMessage) => void): (message: ParticipantMessage) => void;
 }
 
 export class ControlPlane {
@@ -104,7 +115,7 @@ export class ControlPlane {
     this.#auditLog = new AuditLog(state.audit);
     this.#ledger = new Ledger(state.ledger.map((e) => ({ ...e })));
 
-    const transport = new InProcessTransport();
+    const transport: JoinableTransport = options.transport ?? new InProcessTransport();
     const member = options.member ?? `kmp-${randomUUID()}`;
     this.#participant = new MoveParticipant({
       member,

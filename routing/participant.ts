@@ -110,6 +110,9 @@ export class MoveParticipant {
 
   #swap(version: number, changes: readonly RouteChange[]): void {
     const current = this.#table.snapshot.assignment();
+    // In a fleet a version reaches a member twice — as the coordinator's commit message and from the route log
+    // (StateStore.subscribe) — in either order: the second is already installed.
+    if (version === current.version) return;
     if (version !== current.version + 1) {
       // Out of step with the store: the coordinator's commit message carries only the change. Refuse loudly;
       // the control plane reloads from the store.

@@ -26,6 +26,8 @@ import type { Cluster } from '../routing/cluster.ts';
 import { createPreflight } from './preflight.ts';
 import { ErrorCode } from '../protocol/kafka-errors.ts';
 import { ClusterHealth, readinessOf } from './cluster-health.ts';
+import { startFleetRuntime } from './fleet/setup.ts';
+import { leadershipConcern } from './fleet/leadership-concern.ts';
 
 export interface RunningProxy {
   readonly port: number;
@@ -88,9 +90,14 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     batches: config.routes.batches,
     auditFile: `${config.state.file}.prepare-audit.jsonl`,
   }, clusters, log);
+  // A fleet (config `fleet:`): the route table lives in the control topics, moves go through the move log.
+  // What its heartbeats report is read late: the listeners and the control plane exist only further down.
+  let fleetReport = () => ({ appliedVersion: 0, connections: 0, inflight: 0 });
+  const fleet = await startFleetRuntime(config, log, () => fleetReport());
   const controlPlane = await createControlPlane({
     rules: config.routes,
-    store: new FileStateStore(config.state.file),
+    store: fleet?.store ?? new FileStateStore(config.state.file),
+    ...(fleet !== null ? { transport: fleet.transport, member: fleet.member } : {}),
     flipTimeoutMs: config.flip.timeoutMs,
     maxHeldRequests: config.flip.maxHeldRequests,
     hooks: {
@@ -119,7 +126,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   const movedBefore = new Set(controlPlane.ledger().map((e) => e.topic));
   const producerIds = new ProducerIdMap({
     defaultCluster,
-    allocate: (cluster) => clusters[cluster].initProducerId(),
+    allocate: (cluster, key) => (fleet === null ? clusters[cluster].initProducerId() : fleet.allocate(cluster, key, () => clusters[cluster].initProducerId())),
     movedBefore: (topic) => movedBefore.has(topic),
   });
 
@@ -139,8 +146,16 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     },
     producerIds,
     sequences: new SequenceGuard(),
-    nodes: proxyNodesOf(config),
-    clusterId: proxyClusterId(config),
+    ...(fleet === null
+      ? { nodes: proxyNodesOf(config), clusterId: proxyClusterId(config) }
+      : {
+          get nodes() {
+            return fleet.nodes();
+          },
+          clusterId: fleet.clusterId,
+          leaderOf: (topic: string, partition: number) => fleet.leaderNodeOf(topic, partition),
+          produceConcerns: [leadershipConcern(fleet.membership)],
+        }),
     defaultCluster,
     apiVersions,
     metrics,
@@ -253,6 +268,11 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     },
   };
 
+  fleetReport = () => ({
+    appliedVersion: controlPlane.version,
+    connections: listener.connections.size,
+    inflight: [...listener.connections].reduce((n, c) => n + c.inflight, 0),
+  });
   metrics.routeVersion.set(controlPlane.version);
   const refreshRouteMetrics = () => {
     metrics.routeVersion.set(controlPlane.version);
@@ -294,6 +314,14 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     logger: log,
     inventory: () => px.inventory?.topics() ?? [],
     gates: gates.bind((topic) => controlPlane.resolve(topic)),
+    ...(fleet !== null
+      ? {
+          fleet: () => fleet.view(fleetReport(), controlPlane.barrier.knownTopics().flatMap((topic) => {
+            const meta = clusters[controlPlane.resolve(topic).cluster].cachedTopic(topic);
+            return (meta?.partitions ?? []).map((p) => ({ topic, partition: p.partition }));
+          })),
+        }
+      : {}),
     ...(config.admin.tls !== undefined ? { tls: config.admin.tls } : {}),
   });
 
@@ -324,11 +352,19 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     metrics,
     async shutdown(graceMs = 10_000) {
       stopping = true;
+      if (fleet !== null) {
+        // Leave first: the others take this instance's partitions at once (no lease wait), and its clients get
+        // NOT_LEADER_OR_FOLLOWER and move on while the listener still answers them.
+        await fleet.leave();
+        log.info({ member: fleet.member }, 'fleet: left; handing partitions over before closing');
+        await new Promise((r) => setTimeout(r, Math.min(graceMs, 1_000)));
+      }
       log.info({ graceMs }, 'shutting down: no new connections, finishing in-flight requests');
       await listener.close(graceMs);
       clusterHealth.stop();
       await admin.close();
       await controlPlane.close();
+      await fleet?.close();
       gates.close();
       clusters.source.close();
       clusters.target.close();

@@ -23,7 +23,14 @@ export interface UpstreamProducer {
   producerEpoch: number;
 }
 
-export type AllocatePid = (cluster: Cluster) => Promise<UpstreamProducer>;
+/** Which mapping an allocation is for: a fleet persists it under this key so every instance reuses the pid. */
+export interface MappingKey {
+  readonly clientProducerId: bigint;
+  readonly clientEpoch: number;
+  readonly generation: number;
+}
+
+export type AllocatePid = (cluster: Cluster, key: MappingKey) => Promise<UpstreamProducer>;
 
 /** Marks a client-facing pid issued by the cluster that is not `routes.default`. */
 export const ISSUED_BY_OTHER_CLUSTER = 1n << 62n;
@@ -75,7 +82,7 @@ export class ProducerIdMap {
     const key = `${client.producerId}:${client.producerEpoch}:${cluster}:${generation}`;
     let p = this.#mapped.get(key);
     if (!p) {
-      const allocating = this.#allocate(cluster);
+      const allocating = this.#allocate(cluster, { clientProducerId: client.producerId, clientEpoch: client.producerEpoch, generation });
       p = allocating;
       this.#mapped.set(key, allocating);
       allocating.then(
