@@ -146,13 +146,11 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     },
     producerIds,
     sequences: new SequenceGuard(),
+    nodes: proxyNodesOf(config),
+    clusterId: fleet?.clusterId ?? proxyClusterId(config),
     ...(fleet === null
-      ? { nodes: proxyNodesOf(config), clusterId: proxyClusterId(config) }
+      ? {}
       : {
-          get nodes() {
-            return fleet.nodes();
-          },
-          clusterId: fleet.clusterId,
           leaderOf: (topic: string, partition: number) => fleet.leaderNodeOf(topic, partition),
           produceConcerns: [leadershipConcern(fleet.membership)],
         }),
@@ -161,6 +159,9 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     metrics,
     inventory: gates.inventory,
   };
+
+  // A fleet's brokers are its live members, read on every access (a spread would copy a getter's value once).
+  if (fleet !== null) Object.defineProperty(px, 'nodes', { get: () => fleet.nodes() });
 
   // Upstream clusters: keep trying in the background; /readyz says when both answered Metadata.
   let stopping = false;
