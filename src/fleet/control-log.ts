@@ -32,6 +32,13 @@ export class ControlLogError extends Error {
   }
 }
 
+/** What the store, tailers, membership and transport use of a control log (tests put a log in memory behind it). */
+export interface ControlLogPort {
+  append(topic: string, records: readonly ControlRecord[]): Promise<bigint>;
+  endOffset(topic: string): Promise<bigint>;
+  read(topic: string, offset: bigint, maxWaitMs: number, lane: number): Promise<{ records: ReadRecord[]; next: bigint; highWatermark: bigint }>;
+}
+
 /** The lanes of the control client's connection pool: appends never queue behind a long-polling fetch. */
 const APPEND_LANE = 0;
 const PRODUCE_MAX_VERSION = 12; // v13 names topics by id
@@ -39,7 +46,7 @@ const FETCH_MAX_VERSION = 12; // v13 names topics by id
 const LIST_OFFSETS_MAX_VERSION = 8;
 const PARTITION = 0;
 
-export class ControlLog {
+export class ControlLog implements ControlLogPort {
   readonly #client: ClusterClient;
   readonly #timeoutMs: number;
 

@@ -8,7 +8,7 @@
 // only after lease + skew margin without a heartbeat, or after the member announced it leaves.
 import type { Logger } from 'pino';
 import type { CoordinatorMessage, MoveTransport, ParticipantMessage } from '../../routing/move-protocol.ts';
-import type { ControlLog } from './control-log.ts';
+import type { ControlLogPort } from './control-log.ts';
 import type { ReadRecord } from './control-records.ts';
 import { LogTailer } from './log-tailer.ts';
 import type { Membership } from './membership.ts';
@@ -32,7 +32,7 @@ function decode(text: string): Envelope {
 }
 
 export interface KafkaMoveTransportOptions {
-  readonly log: ControlLog;
+  readonly log: ControlLogPort;
   readonly topic: string;
   readonly lane: number;
   readonly membership: Membership;

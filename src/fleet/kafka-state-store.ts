@@ -23,12 +23,12 @@ import {
   type StoreEvent,
   type StoreListener,
 } from '../../routing/state-store.ts';
-import type { ControlLog } from './control-log.ts';
+import type { ControlLogPort } from './control-log.ts';
 import type { ReadRecord } from './control-records.ts';
 import { LogTailer } from './log-tailer.ts';
 
 export interface KafkaStateStoreOptions {
-  readonly log: ControlLog;
+  readonly log: ControlLogPort;
   readonly routesTopic: string;
   readonly producerIdsTopic: string;
   readonly logger: Logger;

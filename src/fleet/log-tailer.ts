@@ -3,7 +3,7 @@
 // the fate of its own record (won or skipped by the compare-and-set) by reading up to it. `caughtUp()` reads to
 // the end of the log as it stood when called: a fenced member resumes only after that (docs/fleet.md §fencing).
 import type { Logger } from 'pino';
-import type { ControlLog } from './control-log.ts';
+import type { ControlLogPort } from './control-log.ts';
 import type { ReadRecord } from './control-records.ts';
 
 interface Waiter {
@@ -12,7 +12,7 @@ interface Waiter {
 }
 
 export interface LogTailerOptions {
-  readonly log: ControlLog;
+  readonly log: ControlLogPort;
   readonly topic: string;
   /** The connection lane this tailer's long polls use (one per topic: they block their connection). */
   readonly lane: number;

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { LeaseTable, OwnLease, type LeaseOptions } from '../../routing/fleet/leases.ts';
 import { partitionOwner } from '../../routing/fleet/rendezvous.ts';
-import type { ControlLog } from './control-log.ts';
+import type { ControlLogPort } from './control-log.ts';
 import type { ReadRecord } from './control-records.ts';
 import { LogTailer } from './log-tailer.ts';
 
@@ -30,7 +30,7 @@ export interface MemberInfo {
 }
 
 export interface MembershipOptions extends LeaseOptions {
-  readonly log: ControlLog;
+  readonly log: ControlLogPort;
   readonly topic: string;
   readonly lane: number;
   readonly self: Omit<MemberInfo, 'appliedVersion' | 'connections' | 'inflight' | 'fenced' | 'leaving' | 'sentAt'>;
