@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ensureKafkaPair, createTopics, kafkaFor, readTopic, uniqueTopic, type ConsumedRecord } from '../support/kafka.ts';
 import { startProxy, type RunningProxy } from '../support/proxy.ts';
+import { formatFleet } from '../../src/fleet/format.ts';
 import { kafkajsStreamingProducer, pump, sleep, type StreamingProducer } from '../support/streaming-producers.ts';
 
 const PARTITIONS = 6;
@@ -106,6 +107,10 @@ test('every member answers Metadata with the same three brokers and cluster id; 
     }
   }
   assert.deepEqual([...leaders.keys()].sort(), [0, 1, 2], 'each instance leads some partitions');
+  // kmp fleet: one line per member, all live at one version.
+  const table = formatFleet(await view(fleet[1]));
+  assert.match(table, /every live member at version \d+/);
+  assert.equal(table.trim().split('\n').filter((l) => / live /.test(l)).length, 3, table);
 });
 
 test('flips through different instances under a kafkajs idempotent load: every member applies them, each acknowledged record exactly once', async () => {
