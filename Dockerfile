@@ -1,4 +1,6 @@
 # Runtime image for the proxy. Build: docker build -t kmp . ; run: docker run -v $PWD/kmp.yaml:/etc/kmp.yaml kmp
+# A fleet (docs/fleet.md): one config for every instance, per-instance keys from the environment, e.g.
+#   docker run -e KMP_PROXY__NODE_ID=1 -e KMP_PROXY__ADVERTISED=kmp-1:9092 -e KMP_FLEET__INSTANCE_ID=kmp-1 ...
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -27,6 +27,7 @@ import {
   type WriteOptions,
 } from './operations.ts';
 import { MoveParticipant } from './participant.ts';
+import type { CoordinatorMessage, MoveTransport, ParticipantMessage } from './move-protocol.ts';
 import { applyChanges, emptyRouteState, type AuditEntry, type LedgerEntry, type RouteState } from './route-state.ts';
 import { CompiledRules, compileRules } from './rules.ts';
 import { SnapshotStoreAdapter } from './snapshot-store-adapter.ts';
@@ -62,6 +63,16 @@ export interface ControlPlaneOptions {
   readonly member?: string;
   /** A drain step after the barrier's own (write-back's copy tail on a rollback); see move-spec.ts AfterDrain. */
   readonly afterDrain?: AfterDrain;
+  /**
+   * How moves reach the members (a fleet: the move log, src/fleet/kafka-move-transport.ts). Default an
+   * in-process transport with this instance as the only member.
+   */
+  readonly transport?: JoinableTransport;
+}
+
+/** A transport this instance's participant joins. */
+export interface JoinableTransport extends MoveTransport {
+  join(member: string, handler: (message: CoordinatorMessage) => void): (message: ParticipantMessage) => void;
 }
 
 export class ControlPlane {
@@ -109,7 +120,7 @@ export class ControlPlane {
     // Generations survive a restart: a moved topic's generation is the version of its last move (see the barrier).
     for (const e of state.ledger) this.barrier.seedGeneration(e.topic, e.version);
 
-    const transport = new InProcessTransport();
+    const transport: JoinableTransport = options.transport ?? new InProcessTransport();
     const member = options.member ?? `kmp-${randomUUID()}`;
     this.#participant = new MoveParticipant({
       member,

@@ -5,7 +5,7 @@
 // routes stay, held requests go to the old cluster, nothing is half-switched.
 
 import { randomUUID } from 'node:crypto';
-import { RouteConflictError, RoutingError, StaleVersionError, StateStoreError, errorMessage } from './errors.ts';
+import { RouteConflictError, RoutingError, RoutingErrorCode, StaleVersionError, StateStoreError, errorMessage } from './errors.ts';
 import type { MoveResult } from './move-spec.ts';
 import type {
   CoordinatorMessage,
@@ -32,8 +32,22 @@ export interface CommitInput {
   readonly prepared: readonly PreparedMessage[];
 }
 
+/** One member's part in a committed move (the hold it saw), or why it has none. */
+export interface MemberReport {
+  readonly member: string;
+  /** released: installed and released; gone: counted gone (lease) before it answered; silent: no answer in time. */
+  readonly status: 'released' | 'gone' | 'silent';
+  readonly result: MoveResult | null;
+}
+
 export type MoveOutcome =
-  | { readonly outcome: 'committed'; readonly version: number; readonly commit: StateCommit; readonly results: readonly MoveResult[] }
+  | {
+      readonly outcome: 'committed';
+      readonly version: number;
+      readonly commit: StateCommit;
+      readonly results: readonly MoveResult[];
+      readonly members: readonly MemberReport[];
+    }
   | { readonly outcome: 'aborted'; readonly result: MoveResult };
 
 export interface CoordinatorOptions {
@@ -45,10 +59,22 @@ export interface CoordinatorOptions {
   readonly onCommitted: (commit: StateCommit) => void;
   /** Names each move. Default randomUUID; the deterministic simulation (test/sim/) passes a seeded counter. */
   readonly newMoveId?: () => string;
+  /**
+   * Runs `callback` after `delayMs` and returns the function that cancels it. Default setTimeout/clearTimeout; the
+   * deterministic simulation (test/sim/) passes its simulated clock's timer.
+   */
+  readonly schedule?: (callback: () => void, delayMs: number) => () => void;
+  /** How often a wait re-checks transport.isGone (fleet transports). Default 50 ms. */
+  readonly goneCheckMs?: number;
 }
 
+/** After timeoutMs, the coordinator waits this much longer for answers in flight before deciding. */
+const REPLY_GRACE_MS = 1_000;
+
 interface Waiting {
-  readonly expect: ReadonlySet<string>;
+  readonly expect: Set<string>;
+  /** Members dropped from `expect` because the transport counts them gone. */
+  readonly gone: Set<string>;
   readonly replies: Map<string, ParticipantMessage>;
   readonly accept: (message: ParticipantMessage) => boolean;
   done: () => void;
@@ -69,6 +95,8 @@ export class MoveCoordinator {
   readonly #onCommitted: (commit: StateCommit) => void;
   readonly #newMoveId: () => string;
   readonly #waiting = new Map<string, Waiting>();
+  readonly #goneCheckMs: number;
+  readonly #schedule: (callback: () => void, delayMs: number) => () => void;
   #routes: RouteAssignment;
 
   constructor(options: CoordinatorOptions) {
@@ -77,6 +105,11 @@ export class MoveCoordinator {
     this.#routes = options.routes;
     this.#onCommitted = options.onCommitted;
     this.#newMoveId = options.newMoveId ?? randomUUID;
+    this.#goneCheckMs = options.goneCheckMs ?? 50;
+    this.#schedule = options.schedule ?? ((callback, delayMs) => {
+      const t = setTimeout(callback, delayMs);
+      return () => clearTimeout(t);
+    });
     this.#transport.onParticipantMessage((message) => this.#receive(message));
   }
 
@@ -96,7 +129,10 @@ export class MoveCoordinator {
     const members = new Set(this.#transport.members());
     const { signal, ...spec } = request;
     const prepare: PrepareMessage = { type: 'prepare', moveId, ...spec };
-    const prepared = this.#collect(moveId, members, (m) => m.type === 'prepared' || m.type === 'prepare-failed');
+    // A member that never answers (paused, cut off) must not hold the move forever: after timeoutMs (plus a grace
+    // for answers in flight) it counts as failed and the move aborts — unless its lease ran out first (gone).
+    const deadline = request.timeoutMs + REPLY_GRACE_MS;
+    const prepared = this.#collect(moveId, members, (m) => m.type === 'prepared' || m.type === 'prepare-failed', deadline);
     this.#send(prepare);
     const onAbort = (): void => this.#send({ type: 'abort', moveId, reason: `${request.label} was cancelled` });
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -108,6 +144,12 @@ export class MoveCoordinator {
     }
 
     const acks = [...replies.values()].filter((m): m is PreparedMessage => m.type === 'prepared');
+    const silent = [...members].filter((m) => !replies.has(m) && !(this.#transport.isGone?.(m) ?? false));
+    if (silent.length > 0) {
+      const reason = `${request.label}: member${silent.length > 1 ? 's' : ''} ${silent.join(', ')} did not prepare within ${request.timeoutMs} ms`;
+      await this.#abort(moveId, acks, reason);
+      throw new RoutingError(RoutingErrorCode.FLIP_ABORTED, 503, `${reason}; the routes are unchanged and held writes went to the old cluster`);
+    }
     const failed = [...replies.values()].find((m) => m.type === 'prepare-failed');
     if (failed !== undefined && failed.type === 'prepare-failed') {
       await this.#abort(moveId, acks, `${request.label}: member ${failed.member} could not prepare`);
@@ -122,10 +164,18 @@ export class MoveCoordinator {
       await this.#abort(moveId, acks, errorMessage(error));
       throw error;
     }
-    const released = this.#collect(moveId, members, (m) => m.type === 'released');
+    // Only members that prepared are waited for: the others were gone, and install the version from the log.
+    const ackedBy = new Set(acks.map((a) => a.member));
+    const released = this.#collect(moveId, ackedBy, (m) => m.type === 'released', deadline);
     this.#send({ type: 'commit', moveId, version: commit.version, changes: commit.changes });
-    const results = [...(await released).values()].flatMap((m) => (m.type === 'released' && m.result !== null ? [m.result] : []));
-    return { outcome: 'committed', version: commit.version, commit, results };
+    const releasedBy = await released;
+    const results = [...releasedBy.values()].flatMap((m) => (m.type === 'released' && m.result !== null ? [m.result] : []));
+    const reports: MemberReport[] = [...members].sort().map((member) => {
+      const m = releasedBy.get(member);
+      if (m?.type === 'released') return { member, status: 'released', result: m.result };
+      return { member, status: ackedBy.has(member) ? 'silent' : 'gone', result: null };
+    });
+    return { outcome: 'committed', version: commit.version, commit, results, members: reports };
   }
 
   /** Commits a change that moves no traffic (promote) and has every member install it. */
@@ -133,7 +183,7 @@ export class MoveCoordinator {
     const commit = await this.#commit([], build);
     const members = new Set(this.#transport.members());
     const key = `install-${commit.version}`;
-    const installed = this.#collect(key, members, (m) => m.type === 'released' && m.moveId === null && m.version === commit.version);
+    const installed = this.#collect(key, members, (m) => m.type === 'released' && m.moveId === null && m.version === commit.version, 10_000);
     this.#send({ type: 'commit', moveId: null, version: commit.version, changes: commit.changes });
     await installed;
     return commit;
@@ -156,8 +206,10 @@ export class MoveCoordinator {
   async #abort(moveId: string, acks: readonly PreparedMessage[], reason: string): Promise<void> {
     if (acks.length === 0) return;
     const prepared = new Set(acks.map((a) => a.member));
-    const aborted = this.#collect(moveId, prepared, (m) => m.type === 'aborted' || m.type === 'prepare-failed');
-    for (const member of prepared) this.#send({ type: 'abort', moveId, reason }, member);
+    const aborted = this.#collect(moveId, prepared, (m) => m.type === 'aborted' || m.type === 'prepare-failed', 10_000);
+    // To every member, not only those that prepared: one whose prepared came late, or that the coordinator did
+    // not count, is holding too and must release (a member ignores an abort of a move it does not know).
+    this.#send({ type: 'abort', moveId, reason });
     await aborted;
   }
 
@@ -165,11 +217,16 @@ export class MoveCoordinator {
     this.#transport.toParticipants(message, to);
   }
 
-  /** Resolves once every member in `expect` sent a message that `accept`s (keyed by move). */
-  #collect(key: string, expect: ReadonlySet<string>, accept: (m: ParticipantMessage) => boolean): Promise<Map<string, ParticipantMessage>> {
+  /**
+   * Resolves once every member in `expect` sent a message that `accept`s (keyed by move), or counts as gone
+   * (transport.isGone), or after `deadlineMs` with what arrived (callers see who is missing).
+   */
+  #collect(key: string, expect: ReadonlySet<string>, accept: (m: ParticipantMessage) => boolean, deadlineMs?: number): Promise<Map<string, ParticipantMessage>> {
     return new Promise((resolve) => {
-      const waiting: Waiting = { expect, replies: new Map(), accept, done: () => undefined };
+      const waiting: Waiting = { expect: new Set(expect), gone: new Set(), replies: new Map(), accept, done: () => undefined };
+      const timers: (() => void)[] = [];
       waiting.done = () => {
+        for (const cancel of timers) cancel();
         this.#waiting.delete(key);
         resolve(waiting.replies);
       };
@@ -178,6 +235,21 @@ export class MoveCoordinator {
         return;
       }
       this.#waiting.set(key, waiting);
+      if (deadlineMs !== undefined) timers.push(this.#schedule(() => waiting.done(), deadlineMs));
+      const isGone = this.#transport.isGone?.bind(this.#transport);
+      if (isGone !== undefined) {
+        const check = (): void => {
+          for (const m of waiting.expect) {
+            if (!waiting.replies.has(m) && isGone(m)) {
+              waiting.expect.delete(m);
+              waiting.gone.add(m);
+            }
+          }
+          if (waiting.replies.size >= waiting.expect.size) waiting.done();
+          else timers.push(this.#schedule(check, this.#goneCheckMs));
+        };
+        timers.push(this.#schedule(check, this.#goneCheckMs));
+      }
     });
   }
 
@@ -187,6 +259,6 @@ export class MoveCoordinator {
     const waiting = this.#waiting.get(key);
     if (waiting === undefined || !waiting.expect.has(message.member) || !waiting.accept(message)) return;
     waiting.replies.set(message.member, message);
-    if (waiting.replies.size === waiting.expect.size) waiting.done();
+    if (waiting.replies.size >= waiting.expect.size) waiting.done();
   }
 }

@@ -115,4 +115,10 @@ export interface MoveTransport {
   toParticipants(message: CoordinatorMessage, to?: string | null): void;
   /** Registers the coordinator's handler for what participants send. */
   onParticipantMessage(handler: (message: ParticipantMessage) => void): void;
+  /**
+   * Fleet transports: whether a member counts as gone (its lease expired plus the skew margin, or it left). The
+   * coordinator stops waiting for a gone member and decides without it; a member that is merely slow is waited
+   * for, up to the move's timeoutMs, and then the move aborts. Absent: members never go (one process).
+   */
+  isGone?(member: string): boolean;
 }

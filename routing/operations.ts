@@ -66,6 +66,14 @@ export interface OperationResult {
   /** Would be refused without force (dry run) — same list as preflight refusals plus transition refusals. */
   readonly refusals: readonly string[];
   readonly timings: MoveTimings | null;
+  /** A committed move: each member's part (fleet: one entry per live member when the move started). */
+  readonly members?: readonly {
+    readonly member: string;
+    readonly status: 'released' | 'gone' | 'silent';
+    readonly holdMs: number | null;
+    readonly drainMs: number | null;
+    readonly heldRequests: number | null;
+  }[];
   /** Ledger entries written by this operation (firstOffsetOnNew fills in later; see ledger()). */
   readonly ledger: readonly LedgerEntry[];
   readonly heldRequests: number;

@@ -217,12 +217,20 @@ export class WritePipeline {
     }
     // One member today; with several, the slowest member's timings and the union of what they held.
     const [first, ...others] = moved.results;
-    const timings = others.reduce((t, r) => (r.timings.holdMs > t.holdMs ? r.timings : t), first.timings);
+    const timings = first === undefined ? null : others.reduce((t, r) => (r.timings.holdMs > t.holdMs ? r.timings : t), first.timings);
     return {
       ...base,
       dryRun: false,
       outcome,
       version: moved.version,
+      // Per member (a fleet): the hold each one saw, or that it was gone / silent.
+      members: moved.members.map((m) => ({
+        member: m.member,
+        status: m.status,
+        holdMs: m.result?.timings.holdMs ?? null,
+        drainMs: m.result?.timings.drainMs ?? null,
+        heldRequests: m.result?.heldRequests ?? null,
+      })),
       move: { ...move, topics: [...new Set(moved.results.flatMap((r) => r.topics))] },
       timings,
       ledger: moved.commit.ledger.map((e) => ({ ...e })),

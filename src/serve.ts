@@ -22,11 +22,14 @@ import { startAdminServer, type AdminServer } from './admin/server.ts';
 import { createControlPlane, type ControlPlane, type OperationResult } from '../routing/control-plane.ts';
 import type { AdminControlPlane } from './admin/control-plane-port.ts';
 import { FileStateStore } from '../routing/file-state-store.ts';
+import type { ProducerMapping } from '../routing/state-store.ts';
 import type { Cluster } from '../routing/cluster.ts';
 import { createPreflight } from './preflight.ts';
 import { ErrorCode } from '../protocol/kafka-errors.ts';
 import { ClusterHealth, readinessOf } from './cluster-health.ts';
 import { createWriteBack } from './writeback/setup.ts';
+import { startFleetRuntime } from './fleet/setup.ts';
+import { leadershipConcern } from './fleet/leadership-concern.ts';
 
 export interface RunningProxy {
   readonly port: number;
@@ -89,13 +92,18 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     batches: config.routes.batches,
     auditFile: `${config.state.file}.prepare-audit.jsonl`,
   }, clusters, log);
-  const store = new FileStateStore(config.state.file);
+  // A fleet (config `fleet:`): the route table lives in the control topics, moves go through the move log.
+  // What its heartbeats report is read late: the listeners and the control plane exist only further down.
+  let fleetReport = () => ({ appliedVersion: 0, connections: 0, inflight: 0 });
+  const fleet = await startFleetRuntime(config, log, () => fleetReport());
+  const store = fleet?.store ?? new FileStateStore(config.state.file);
   // Write-back (src/writeback/): copies target writes of unpromoted waves back to the source; a rollback's drain
   // waits for its tail and promote is refused while it lags. It reads routes through the control plane below.
   const writeBack = createWriteBack({ config, clusters, store, log, registry: metrics.registry, resolve: (topic) => controlPlane.resolve(topic) });
   const controlPlane = await createControlPlane({
     rules: config.routes,
     store,
+    ...(fleet !== null ? { transport: fleet.transport, member: fleet.member } : {}),
     flipTimeoutMs: config.flip.timeoutMs,
     maxHeldRequests: config.flip.maxHeldRequests,
     afterDrain: (move) => writeBack.drain(move),
@@ -126,11 +134,12 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   const movedBefore = new Set(controlPlane.ledger().map((e) => e.topic));
   const producerIds = new ProducerIdMap({
     defaultCluster,
-    allocate: (cluster) => clusters[cluster].initProducerId(),
+    allocate: (cluster, key) => (fleet === null ? clusters[cluster].initProducerId() : fleet.allocate(cluster, key, () => clusters[cluster].initProducerId())),
     movedBefore: (topic) => movedBefore.has(topic),
     // Upstream pids survive a restart: a client's retry after kmp came back carries the same upstream pid.
     known: await store.loadProducerMappings(),
-    persist: (m) => store.appendProducerMapping(m),
+    // In a fleet, fleet.allocate writes the mapping to the shared topic (first writer wins) before it is used.
+    ...(fleet === null ? { persist: (m: ProducerMapping) => store.appendProducerMapping(m) } : {}),
   });
 
   const apiVersions = new ApiVersionTable(
@@ -150,13 +159,22 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     producerIds,
     sequences: new SequenceGuard(),
     nodes: proxyNodesOf(config),
-    clusterId: proxyClusterId(config),
+    clusterId: fleet?.clusterId ?? proxyClusterId(config),
+    ...(fleet === null
+      ? {}
+      : {
+          leaderOf: (topic: string, partition: number) => fleet.leaderNodeOf(topic, partition),
+        }),
     defaultCluster,
     apiVersions,
     metrics,
     inventory: gates.inventory,
-    produceConcerns: [writeBack.concern],
+    // Leadership first: a partition this instance does not lead is refused before anything else sees it.
+    produceConcerns: [...(fleet === null ? [] : [leadershipConcern(fleet.membership)]), writeBack.concern],
   };
+
+  // A fleet's brokers are its live members, read on every access (a spread would copy a getter's value once).
+  if (fleet !== null) Object.defineProperty(px, 'nodes', { get: () => fleet.nodes() });
 
   // Upstream clusters: keep trying in the background; /readyz says when both answered Metadata.
   let stopping = false;
@@ -266,6 +284,11 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     },
   };
 
+  fleetReport = () => ({
+    appliedVersion: controlPlane.version,
+    connections: listener.connections.size,
+    inflight: [...listener.connections].reduce((n, c) => n + c.inflight, 0),
+  });
   metrics.routeVersion.set(controlPlane.version);
   const refreshRouteMetrics = () => {
     metrics.routeVersion.set(controlPlane.version);
@@ -307,6 +330,14 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     logger: log,
     inventory: () => px.inventory?.topics() ?? [],
     gates: gates.bind((topic) => controlPlane.resolve(topic)),
+    ...(fleet !== null
+      ? {
+          fleet: () => fleet.view(fleetReport(), controlPlane.barrier.knownTopics().flatMap((topic) => {
+            const meta = clusters[controlPlane.resolve(topic).cluster].cachedTopic(topic);
+            return (meta?.partitions ?? []).map((p) => ({ topic, partition: p.partition }));
+          })),
+        }
+      : {}),
     ...(config.admin.tls !== undefined ? { tls: config.admin.tls } : {}),
   });
 
@@ -337,12 +368,20 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     metrics,
     async shutdown(graceMs = 10_000) {
       stopping = true;
+      if (fleet !== null) {
+        // Leave first: the others take this instance's partitions at once (no lease wait), and its clients get
+        // NOT_LEADER_OR_FOLLOWER and move on while the listener still answers them.
+        await fleet.leave();
+        log.info({ member: fleet.member }, 'fleet: left; handing partitions over before closing');
+        await new Promise((r) => setTimeout(r, Math.min(graceMs, 1_000)));
+      }
       log.info({ graceMs }, 'shutting down: no new connections, finishing in-flight requests');
       await listener.close(graceMs);
       clusterHealth.stop();
       await admin.close();
       await writeBack.close();
       await controlPlane.close();
+      await fleet?.close();
       gates.close();
       clusters.source.close();
       clusters.target.close();

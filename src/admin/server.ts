@@ -47,6 +47,8 @@ export interface AdminServerOptions {
   readonly registry: MetricsRegistry;
   /** `GET /v1/inventory`: the producer inventory, per topic (ProducerInventory.topics()). Absent: 404. */
   readonly inventory?: () => readonly InventoryTopicView[];
+  /** `GET /v1/fleet`: members, leases, applied versions (src/fleet/fleet.ts). Absent (no `fleet:`): 404. */
+  readonly fleet?: () => unknown;
   /** `/v1/waves/{wave}/prepare` and `/schemas` (src/gates/admin-routes.ts). Absent: 404. */
   readonly gates?: AdminGates;
   readonly logger: Logger;
@@ -198,6 +200,15 @@ export function createAdminHandler(options: AdminServerOptions): (req: IncomingM
       read: async (ctx) => sendText(ctx.res, 200, options.registry.contentType, await options.registry.metrics()),
     },
     { method: 'GET', pattern: /^\/v1\/routes$/, access: 'viewer', read: async (ctx) => reply(ctx, cp.routes()) },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/fleet$/,
+      access: 'viewer',
+      read: async (ctx) => {
+        if (options.fleet === undefined) throw new HttpError(404, 'this instance runs without a fleet (no `fleet:` in its config)');
+        reply(ctx, options.fleet());
+      },
+    },
     {
       method: 'GET',
       pattern: /^\/v1\/routes\/resolve$/,

@@ -75,6 +75,11 @@ export class AdminClient {
     return this.get('/v1/status');
   }
 
+  /** GET /v1/fleet (404 on an instance without `fleet:`). */
+  fleet(): Promise<unknown> {
+    return this.get('/v1/fleet');
+  }
+
   audit(limit?: number): Promise<Page<WireAuditEntry>> {
     return this.get(`/v1/audit${limit === undefined ? '' : `?limit=${limit}`}`) as Promise<Page<WireAuditEntry>>;
   }

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { AdminApiError, AdminClient, AdminUnreachableError, type WriteRequest } from './admin-client.ts';
 import { formatGateResult, runGateCommand } from './gates.ts';
+import { formatFleet } from '../fleet/format.ts';
 import { formatAny, formatAudit, formatStatus, formatInventory, formatLedger, formatOperation, formatResolution, formatRoutes } from './format.ts';
 
 const USAGE = `usage: kmp <command> [options]
@@ -11,6 +12,7 @@ const USAGE = `usage: kmp <command> [options]
   routes                           batches, their state and the table version
   resolve TOPIC                    the cluster a topic goes to, and the rule that chose it
   status                           connections, in-flight and held requests, upstream health
+  fleet                            fleet members: lease age, applied table version, partitions led, load
   flip BATCH | --topic T           move a batch (or one topic) to the target cluster
   rollback BATCH | --topic T | --all
                                    move a batch, a topic, or everything back to the source cluster
@@ -61,6 +63,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
   routes: GLOBAL,
   resolve: GLOBAL,
   status: GLOBAL,
+  fleet: GLOBAL,
   audit: [...GLOBAL, 'limit'],
   ledger: [...GLOBAL, 'limit', 'topic'],
   inventory: [...GLOBAL, 'topic'],
@@ -145,6 +148,12 @@ async function main(argv: readonly string[]): Promise<number> {
       expectArgs(command, args, 0);
       const status = await client.status();
       print(status, () => formatStatus(status));
+      return 0;
+    }
+    case 'fleet': {
+      expectArgs(command, args, 0);
+      const fleet = await client.fleet();
+      print(fleet, () => formatFleet(fleet));
       return 0;
     }
     case 'audit': {

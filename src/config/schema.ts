@@ -314,8 +314,33 @@ export function createConfigSchema({ baseDir }: ConfigSchemaOptions) {
       });
     });
 
+  // Several kmp instances sharing one route table in Kafka topics (docs/fleet.md). Absent: one instance, local file.
+  const fleetSchema = z
+    .strictObject({
+      /** The cluster holding the control topics: one of the configured clusters, or a third one. */
+      control: z.union([z.enum(['source', 'target']), clusterSchema]).default('source'),
+      /** Control topics are `<topicPrefix>.routes`, `.moves`, `.members`, `.producer-ids`. */
+      topicPrefix: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'letters, digits, ".", "_" and "-"').default('_kmp'),
+      /** This instance's member id; default `kmp-<proxy.nodeId>`. Unique in the fleet. */
+      instanceId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 letters, digits, ".", "_" and "-"').optional(),
+      /** A heartbeat keeps a member live this long. */
+      leaseMs: positiveInt().default(3_000),
+      heartbeatMs: positiveInt().default(500),
+      /** Clock-drift allowance: others count a member gone after lease + margin, it fences itself at lease - margin. */
+      skewMarginMs: z.number().int('expected an integer').nonnegative('must be >= 0').default(500),
+      /** Replication factor of the control topics when kmp creates them. */
+      replicationFactor: positiveInt().max(32).default(3),
+    })
+    .superRefine((fleet, ctx) => {
+      if (fleet.skewMarginMs * 2 >= fleet.leaseMs) ctx.addIssue({ code: 'custom', path: ['skewMarginMs'], message: `must be below leaseMs / 2 (${fleet.leaseMs / 2})` });
+      if (fleet.heartbeatMs * 2 > fleet.leaseMs - fleet.skewMarginMs) {
+        ctx.addIssue({ code: 'custom', path: ['heartbeatMs'], message: `at most (leaseMs - skewMarginMs) / 2 = ${(fleet.leaseMs - fleet.skewMarginMs) / 2}, so one lost heartbeat does not fence the instance` });
+      }
+    });
+
   return z.strictObject({
     proxy: proxySchema,
+    fleet: fleetSchema.optional(),
     admin: adminSchema.default({ listen: '127.0.0.1:9644', tokens: [] }),
     clusters: z.strictObject({ source: clusterSchema, target: clusterSchema }),
     routes: routesConfigSchema.default({ default: 'source', batches: {} }),

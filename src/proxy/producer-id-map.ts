@@ -24,7 +24,14 @@ export interface UpstreamProducer {
   producerEpoch: number;
 }
 
-export type AllocatePid = (cluster: Cluster) => Promise<UpstreamProducer>;
+/** Which mapping an allocation is for: a fleet persists it under this key so every instance reuses the pid. */
+export interface MappingKey {
+  readonly clientProducerId: bigint;
+  readonly clientEpoch: number;
+  readonly generation: number;
+}
+
+export type AllocatePid = (cluster: Cluster, key: MappingKey) => Promise<UpstreamProducer>;
 
 /** Marks a client-facing pid issued by the cluster that is not `routes.default`. */
 export const ISSUED_BY_OTHER_CLUSTER = 1n << 62n;
@@ -89,7 +96,8 @@ export class ProducerIdMap {
     let p = this.#mapped.get(key);
     if (!p) {
       const persist = this.#persist;
-      const allocating = persist === null ? this.#allocate(cluster) : this.#allocate(cluster).then(async (up) => {
+      const allocated = this.#allocate(cluster, { clientProducerId: client.producerId, clientEpoch: client.producerEpoch, generation });
+      const allocating = persist === null ? allocated : allocated.then(async (up) => {
         await persist({ clientProducerId: client.producerId, clientEpoch: client.producerEpoch, cluster, generation, upstreamProducerId: up.producerId, upstreamEpoch: up.producerEpoch });
         return up;
       });

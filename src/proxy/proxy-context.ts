@@ -40,8 +40,10 @@ export interface ProxyContext {
   producerIds: ProducerIdMap;
   /** Keeps a producer's first batches on a partition's new cluster in sequence order. */
   sequences: SequenceGuard;
-  /** The proxy instances presented as the cluster's brokers. */
-  nodes: ProxyNode[];
+  /** The proxy instances presented as the cluster's brokers (a fleet: the live members, read on every access). */
+  readonly nodes: ProxyNode[];
+  /** A fleet: the node id leading a partition (rendezvous over the live members). Absent: a stable hash. */
+  leaderOf?: (topic: string, partition: number) => number;
   /** The proxy's own, stable cluster id (never the source's or target's). */
   clusterId: string;
   defaultCluster: Cluster;

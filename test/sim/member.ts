@@ -160,6 +160,7 @@ export class SimMember {
       onCommitted: () => undefined,
       // The coordinator's incarnation in the id: members resolve a move whose coordinator is gone (see the header).
       newMoveId: () => (this.#lastMoveId = `${this.id}:${world.nextMoveId()}`),
+      schedule: world.sched.timer(this.id),
     });
     world.sched.after(this.id, world.rng.int(0, world.fleet.pollMs), () => this.#poll());
   }

@@ -41,7 +41,8 @@ function topicResponse(px: ProxyContext, meta: TopicMeta): TopicResponse {
     topicId: meta.errorCode === ErrorCode.NONE ? proxyTopicId(meta.name) : '00000000-0000-0000-0000-000000000000',
     isInternal: meta.isInternal,
     partitions: meta.partitions.map((p) => {
-      const leader = p.leaderId >= 0 ? leaderNodeFor(px.nodes, meta.name, p.partition) : -1;
+      // A fleet assigns each partition to one live instance (src/fleet/leadership-concern.ts refuses the rest).
+      const leader = p.leaderId < 0 ? -1 : px.leaderOf !== undefined ? px.leaderOf(meta.name, p.partition) : leaderNodeFor(px.nodes, meta.name, p.partition);
       return {
         errorCode: p.errorCode,
         partitionIndex: p.partition,
@@ -96,7 +97,7 @@ export function metadataHandler(px: ProxyContext): Handler {
     const body = {
       throttleTimeMs: 0,
       // Each listener advertises its own address for the same node ids (a TLS client must stay on TLS).
-      brokers: (ctx.connection.advertisedNodes ?? px.nodes).map((n) => ({ nodeId: n.nodeId, host: n.host, port: n.port, rack: null })),
+      brokers: (px.leaderOf !== undefined ? px.nodes : (ctx.connection.advertisedNodes ?? px.nodes)).map((n) => ({ nodeId: n.nodeId, host: n.host, port: n.port, rack: null })),
       clusterId: px.clusterId,
       // kafkajs sends InitProducerId to the controller and fails if it is not among the brokers.
       controllerId: px.nodes[0].nodeId,

@@ -1,0 +1,28 @@
+// The Produce path's fleet rule (a ProduceConcern, see src/proxy/produce/produce-session.ts): this instance
+// forwards a partition only while it leads it and holds its lease.
+// - Not the leader (rendezvous over the live members): NOT_LEADER_OR_FOLLOWER, so the client refreshes Metadata
+//   and sends to the leader — exactly what a broker answers.
+// - Fenced (lease lapsed, or not yet caught up with the route and move logs): LEADER_NOT_AVAILABLE for every
+//   partition. Retriable and a metadata refresh too; by the time the others count this instance gone, its
+//   partitions have a new leader. Every partition is refused, since any of them could move without this
+//   instance's acknowledgement once the coordinator counts it gone.
+import { ErrorCode } from '../../protocol/kafka-errors.ts';
+import type { ProduceConcern } from '../proxy/produce/produce-session.ts';
+import type { PartitionWrite } from '../proxy/produce/partition-write.ts';
+import type { Membership } from './membership.ts';
+
+export function leadershipConcern(membership: Membership): ProduceConcern {
+  const self = membership.self;
+  return {
+    refuse(write: PartitionWrite) {
+      if (membership.isFenced()) {
+        return { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, message: `kmp instance ${self} is fenced (no lease on the control cluster); retry` };
+      }
+      const leader = membership.leaderOf(write.topic, write.partition);
+      if (leader !== null && leader !== self) {
+        return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, message: `partition ${write.topic}-${write.partition} is led by kmp instance ${leader}` };
+      }
+      return null;
+    },
+  };
+}
