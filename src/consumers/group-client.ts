@@ -244,9 +244,10 @@ export class GroupClient {
     const version = Math.min(conn.versions.get(ApiKey.FindCoordinator)?.max ?? 0, 4);
     const res = await conn.send(ApiKey.FindCoordinator, version, {
       ...defaultFindCoordinatorRequest(),
-      key: groupId,
+      // v4+ asks in a batch; the codec refuses fields a version does not have.
+      key: version >= 4 ? '' : groupId,
       keyType: GROUP_KEY_TYPE,
-      coordinatorKeys: [groupId],
+      coordinatorKeys: version >= 4 ? [groupId] : [],
     });
     const answer = version >= 4 ? res.coordinators.find((c) => c.key === groupId) : res;
     if (answer === undefined) return 'no coordinator in the FindCoordinator answer';
