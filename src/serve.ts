@@ -6,6 +6,8 @@ import { ConfigError, listenerNodesOf, loadConfig, parseHostPort, proxyNodesOf, 
 import { createLogger } from './logger.ts';
 import { ProxyMetrics, apiName } from './metrics.ts';
 import { createGates } from './gates/setup.ts';
+import { createConsumers } from './consumers/setup.ts';
+import { EMPTY_SYNC_MAP } from './consumers/sync-map-port.ts';
 import { ClusterClient } from './upstream/cluster-client.ts';
 import { ProducerIdMap } from './proxy/producer-id-map.ts';
 import { SequenceGuard } from './proxy/sequence-guard.ts';
@@ -112,6 +114,17 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     },
   });
   for (const w of controlPlane.warnings) log.warn({ warning: w }, 'route state');
+  // Consumer moves (docs/migration-runbook.md). The sync map is the write-back's (routing/sync-map.ts) once it is
+  // wired; until then nothing is copied and only groups on empty partitions can move. `consumers.promotionGate`
+  // has the shape of the promote pre-flight hook.
+  const consumers = createConsumers({
+    clusters,
+    syncMap: EMPTY_SYNC_MAP,
+    batches: config.routes.batches,
+    resolve: (topic) => controlPlane.resolve(topic),
+    recordAudit: (entry) => controlPlane.recordAudit(entry),
+    audit: () => controlPlane.audit(),
+  });
 
   const defaultCluster = config.routes.default as Cluster;
   // Topics that moved before this process started cannot use the identity pid mapping: the partition may
@@ -294,6 +307,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     logger: log,
     inventory: () => px.inventory?.topics() ?? [],
     gates: gates.bind((topic) => controlPlane.resolve(topic)),
+    consumers: consumers.admin,
     ...(config.admin.tls !== undefined ? { tls: config.admin.tls } : {}),
   });
 
