@@ -90,6 +90,18 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     batches: config.routes.batches,
     auditFile: `${config.state.file}.prepare-audit.jsonl`,
   }, clusters, log);
+  // Consumer moves (docs/migration-runbook.md). The sync map is the write-back's (routing/sync-map.ts) once it is
+  // wired; until then nothing is copied and only groups on empty partitions can move. `consumers.promotionGate`
+  // has the shape of the promote pre-flight hook. Built before the control plane (whose hooks may use it): the
+  // closures below reach the control plane only when called.
+  const consumers = createConsumers({
+    clusters,
+    syncMap: EMPTY_SYNC_MAP,
+    batches: config.routes.batches,
+    resolve: (topic) => controlPlane.resolve(topic),
+    recordAudit: (entry) => controlPlane.recordAudit(entry),
+    audit: () => controlPlane.audit(),
+  });
   const controlPlane = await createControlPlane({
     rules: config.routes,
     store: new FileStateStore(config.state.file),
@@ -114,17 +126,6 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     },
   });
   for (const w of controlPlane.warnings) log.warn({ warning: w }, 'route state');
-  // Consumer moves (docs/migration-runbook.md). The sync map is the write-back's (routing/sync-map.ts) once it is
-  // wired; until then nothing is copied and only groups on empty partitions can move. `consumers.promotionGate`
-  // has the shape of the promote pre-flight hook.
-  const consumers = createConsumers({
-    clusters,
-    syncMap: EMPTY_SYNC_MAP,
-    batches: config.routes.batches,
-    resolve: (topic) => controlPlane.resolve(topic),
-    recordAudit: (entry) => controlPlane.recordAudit(entry),
-    audit: () => controlPlane.audit(),
-  });
 
   const defaultCluster = config.routes.default as Cluster;
   // Topics that moved before this process started cannot use the identity pid mapping: the partition may

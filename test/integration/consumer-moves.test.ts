@@ -19,6 +19,8 @@ import { ConsumerMoveRefusedError, ConsumerNotFoundError } from '../../src/consu
 import type { MoveDirection } from '../../src/consumers/offset-translation.ts';
 import { bootstrapOf, createTopic, ensureKafkaPair, kafkaFor, uniqueTopic, type ClusterName } from '../support/kafka.ts';
 import { ExactSyncMap, produceBatch } from '../support/exact-sync-map.ts';
+import { startProxy } from '../support/proxy.ts';
+import { withAdmin } from '../support/kafka.ts';
 
 const WAVE = 'wave-consumers';
 const PARTITIONS = [0, 1];
@@ -264,3 +266,33 @@ test('moving back to the source works the same way in reverse', async () => {
   const gate = await consumerPromotionGate(deps)(WAVE);
   assert.ok(gate.refusals.some((r) => r.includes(`"${G}" still reads the source`)), gate.refusals.join('\n'));
 });
+
+test('through kmp serve: the admin API lists a group and moves it, and the audit records the move', async () => {
+  // Without the write-back wired, kmp serve has an empty sync map: a group that has read everything on the
+  // source can still move exactly to a target partition that is empty (offset 0).
+  const t2 = uniqueTopic('cg-serve');
+  const group = `cg-serve-${run}`;
+  await Promise.all([createTopic('source', t2, 1), createTopic('target', t2, 1)]);
+  await produceBatch(producers.source, t2, 0, ['a', 'b', 'c', 'd', 'e']);
+  await withAdmin('source', (admin) => admin.setOffsets({ groupId: group, topic: t2, partitions: [{ partition: 0, offset: '5' }] }));
+  const proxy = await startProxy({ routes: { batches: { 'wave-serve': { topics: [t2] } } } });
+  try {
+    const listed = await fetch(`${proxy.adminUrl}/v1/consumers?wave=wave-serve`).then((r) => r.json()) as { waves: { groups: { group: string; readsFrom: string; next: { ready: boolean } }[] }[] };
+    const g = listed.waves[0].groups.find((x) => x.group === group);
+    assert.equal(g?.readsFrom, 'source');
+    assert.equal(g?.next.ready, true);
+    const res = await fetch(`${proxy.adminUrl}/v1/consumers/${group}/move`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ wave: 'wave-serve', reason: 'e2e' }) });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal((await committedOffsetsOf('target', group, t2)).get(0), 0n);
+    const audit = await fetch(`${proxy.adminUrl}/v1/audit`).then((r) => r.json()) as { entries: { action: string; target: { kind: string; name: string }; outcome: string; reason: string }[] };
+    assert.deepEqual(audit.entries.at(-1), { ...audit.entries.at(-1), action: 'consumer-move', target: { kind: 'group', name: group }, outcome: 'ok', reason: 'e2e' });
+    const again = await fetch(`${proxy.adminUrl}/v1/consumers/${group}/move`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ wave: 'no-such-wave' }) });
+    assert.equal(again.status, 404);
+  } finally {
+    await proxy.stop();
+  }
+});
+
+async function committedOffsetsOf(c: ClusterName, group: string, t: string): Promise<Map<number, bigint>> {
+  return new Map((await deps.groups[c].committedOffsets(group)).filter((o) => o.topic === t).map((o) => [o.partition, o.offset]));
+}
