@@ -13,7 +13,7 @@ import { clusterOf } from './cluster.ts';
 import { AuditLog, type Page, type PageQuery } from './audit-log.ts';
 import { MoveCoordinator } from './coordinator.ts';
 import { CutoverBarrier, type AfterDrain } from './cutover-barrier.ts';
-import { ValidationError } from './errors.ts';
+import { UnavailableError, ValidationError } from './errors.ts';
 import { InProcessTransport } from './in-process-transport.ts';
 import { Ledger, type LedgerQuery } from './ledger.ts';
 import {
@@ -89,6 +89,7 @@ export class ControlPlane {
   readonly #participant: MoveParticipant;
   readonly #pipeline: WritePipeline;
   readonly #ledgerSaveDelayMs: number;
+  readonly #wallClock: () => Date;
   readonly #unsubscribe: () => void;
   #pendingFirstOffsets: FirstOffsetUpdate[] = [];
   #ledgerTimer: ReturnType<typeof setTimeout> | null = null;
@@ -141,6 +142,7 @@ export class ControlPlane {
       },
     });
     const wallClock = options.wallClock ?? (() => new Date());
+    this.#wallClock = wallClock;
     this.#pipeline = new WritePipeline({
       table,
       coordinator: this.#coordinator,
@@ -237,6 +239,24 @@ export class ControlPlane {
   /** Every batch and topic override back to source, in one barrier move and one version. */
   async rollbackAll(options: WriteOptions): Promise<OperationResult> {
     return await this.#pipeline.run(allOperation(this.rules), options);
+  }
+
+  /**
+   * Records an operation that changes no route (a consumer-group move) in the audit trail, with its outcome,
+   * persisted like a refused operation's entry (best effort: a store failure does not hide it from this instance).
+   */
+  async recordAudit(entry: Pick<AuditEntry, 'who' | 'action' | 'target' | 'reason' | 'outcome' | 'details'>): Promise<AuditEntry> {
+    if (this.#closed) throw new UnavailableError('the control plane is shutting down; nothing more is recorded');
+    const recorded: AuditEntry = {
+      ...entry,
+      seq: this.#auditLog.nextSeq(),
+      when: this.#wallClock().toISOString(),
+      changes: [],
+      version: this.table.version,
+    };
+    this.#auditLog.append(recorded);
+    await this.#store.appendAudit(recorded).catch(() => undefined);
+    return recorded;
   }
 
   /** Saves pending ledger updates now. */

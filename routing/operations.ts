@@ -24,7 +24,8 @@ export interface ControlPlaneHooks {
    * Checks before a promote (src/writeback: write-back lag > 0; consumer groups still reading the source): its
    * refusals block the promote unless forced (recorded in the audit), like pre-flight refusals of a flip.
    */
-  readonly promoteCheck?: (topics: readonly string[]) => Promise<PreflightResult>;
+  /** Checks before a promote: the topics it promotes and, for a batch, its name. Refusals refuse unless forced. */
+  readonly promoteCheck?: (topics: readonly string[], batch: string | null) => Promise<PreflightResult>;
   /** Partition numbers of a topic, for the ledger; 'unknown' falls back to the partitions the proxy has seen. */
   readonly partitionsOf?: (topic: string) => readonly number[] | 'unknown' | Promise<readonly number[] | 'unknown'>;
   /**

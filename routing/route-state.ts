@@ -24,12 +24,13 @@ export interface RouteAssignment {
   readonly topics: ReadonlyMap<string, RouteStateName>;
 }
 
-export type AuditAction = 'flip' | 'rollback' | 'promote' | 'rollback-all';
+/** 'consumer-move': a consumer group's offsets were moved to the other cluster (src/consumers/); no route changes. */
+export type AuditAction = 'flip' | 'rollback' | 'promote' | 'rollback-all' | 'consumer-move';
 export type AuditOutcome = 'ok' | 'aborted' | 'refused' | 'forced';
 
 export interface AuditTarget {
-  readonly kind: 'batch' | 'topic' | 'all';
-  /** The batch or topic name; null for `all`. */
+  readonly kind: 'batch' | 'topic' | 'all' | 'group';
+  /** The batch, topic or consumer group name; null for `all`. */
   readonly name: string | null;
 }
 
@@ -56,6 +57,10 @@ export interface AuditDetails {
   readonly drainMs?: number;
   readonly heldRequests?: number;
   readonly rejectedRequests?: number;
+  /** Consumer moves: the wave, the direction and each partition's committed offset before → after. */
+  readonly wave?: string;
+  readonly direction?: 'to-target' | 'to-source';
+  readonly offsets?: readonly { readonly topic: string; readonly partition: number; readonly from: string; readonly to: string }[];
 }
 
 export interface AuditEntry {

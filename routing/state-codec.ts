@@ -25,8 +25,8 @@ export const auditSchema = z.object({
   seq: z.number().int().positive(),
   who: z.string(),
   when: z.string(),
-  action: z.enum(['flip', 'rollback', 'promote', 'rollback-all']),
-  target: z.object({ kind: z.enum(['batch', 'topic', 'all']), name: z.string().nullable() }),
+  action: z.enum(['flip', 'rollback', 'promote', 'rollback-all', 'consumer-move']),
+  target: z.object({ kind: z.enum(['batch', 'topic', 'all', 'group']), name: z.string().nullable() }),
   reason: z.string(),
   changes: z.array(
     z.object({ kind: z.enum(['batch', 'topic']), name: z.string(), before: stateName.nullable(), after: stateName.nullable() }),
@@ -44,6 +44,9 @@ export const auditSchema = z.object({
     drainMs: z.number().optional(),
     heldRequests: z.number().optional(),
     rejectedRequests: z.number().optional(),
+    wave: z.string().optional(),
+    direction: z.enum(['to-target', 'to-source']).optional(),
+    offsets: z.array(z.object({ topic: z.string(), partition: z.number().int().nonnegative(), from: z.string(), to: z.string() })).optional(),
   }),
 });
 

@@ -124,7 +124,7 @@ export class WritePipeline {
       }
       if (move === null && op.action === 'promote' && this.#o.hooks.promoteCheck !== undefined) {
         topics = await this.#movingTopics(op, snapshot, (topic) => snapshot.resolve(topic).state !== next.resolve(topic).state);
-        preflight = await this.#o.hooks.promoteCheck(topics);
+        preflight = await this.#o.hooks.promoteCheck(topics, op.target.kind === 'batch' ? op.target.name : null);
       }
     } catch (error) {
       await record('refused', plan.changes, { error: `pre-flight failed: ${errorMessage(error)}`, topics });

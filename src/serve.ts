@@ -6,6 +6,7 @@ import { ConfigError, listenerNodesOf, loadConfig, parseHostPort, proxyNodesOf, 
 import { createLogger } from './logger.ts';
 import { ProxyMetrics, apiName } from './metrics.ts';
 import { createGates } from './gates/setup.ts';
+import { createConsumers } from './consumers/setup.ts';
 import { ClusterClient } from './upstream/cluster-client.ts';
 import { ProducerIdMap } from './proxy/producer-id-map.ts';
 import { SequenceGuard } from './proxy/sequence-guard.ts';
@@ -100,6 +101,18 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   // Write-back (src/writeback/): copies target writes of unpromoted waves back to the source; a rollback's drain
   // waits for its tail and promote is refused while it lags. It reads routes through the control plane below.
   const writeBack = createWriteBack({ config, clusters, store, log, registry: metrics.registry, resolve: (topic) => controlPlane.resolve(topic) });
+  // Consumer moves (docs/migration-runbook.md). The sync map is the write-back's (routing/sync-map.ts) once it is
+  // wired; until then nothing is copied and only groups on empty partitions can move. `consumers.promotionGate`
+  // has the shape of the promote pre-flight hook. Built before the control plane (whose hooks may use it): the
+  // closures below reach the control plane only when called.
+  const consumers = createConsumers({
+    clusters,
+    syncMap: writeBack.syncMap,
+    batches: config.routes.batches,
+    resolve: (topic) => controlPlane.resolve(topic),
+    recordAudit: (entry) => controlPlane.recordAudit(entry),
+    audit: () => controlPlane.audit(),
+  });
   const controlPlane = await createControlPlane({
     rules: config.routes,
     store,
@@ -108,7 +121,11 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     maxHeldRequests: config.flip.maxHeldRequests,
     afterDrain: (move) => writeBack.drain(move),
     hooks: {
-      promoteCheck: async (topics) => ({ refusals: await writeBack.promoteRefusals(topics), warnings: [] }),
+      // Promote waits for the write-back to catch up and for the wave's consumer groups to leave the source.
+      promoteCheck: async (topics, batch) => {
+        const groups = batch === null ? { refusals: [], warnings: [] } : await consumers.promotionGate(batch);
+        return { refusals: [...(await writeBack.promoteRefusals(topics)), ...groups.refusals], warnings: [...groups.warnings] };
+      },
       preflight: gates.preflight(createPreflight(clusters)),
       partitionsOf: async (topic) => {
         for (const c of ['source', 'target'] as const) {
@@ -338,6 +355,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
           })),
         }
       : {}),
+    consumers: consumers.admin,
     ...(config.admin.tls !== undefined ? { tls: config.admin.tls } : {}),
   });
 

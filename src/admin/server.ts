@@ -24,6 +24,8 @@ import { HttpError, readBody, sendError, sendJson, sendText, toHttpError } from 
 import { writeBodySchema } from './write-body.ts';
 import { gateRoutes } from '../gates/admin-routes.ts';
 import type { AdminGates } from '../gates/setup.ts';
+import { consumerRoutes } from '../consumers/admin-routes.ts';
+import type { AdminConsumers } from '../consumers/setup.ts';
 
 /** The part of a prom-client Registry that /metrics needs. */
 export interface MetricsRegistry {
@@ -51,6 +53,8 @@ export interface AdminServerOptions {
   readonly fleet?: () => unknown;
   /** `/v1/waves/{wave}/prepare` and `/schemas` (src/gates/admin-routes.ts). Absent: 404. */
   readonly gates?: AdminGates;
+  /** `/v1/consumers` and `/v1/consumers/{group}/move` (src/consumers/admin-routes.ts). Absent: 404. */
+  readonly consumers?: AdminConsumers;
   readonly logger: Logger;
   /** Cap of a request body. Default 64 KiB. */
   readonly maxBodyBytes?: number;
@@ -264,6 +268,7 @@ export function createAdminHandler(options: AdminServerOptions): (req: IncomingM
     { method: 'POST', pattern: new RegExp(`^/v1/topics/${SEGMENT}/rollback$`), access: 'operator', write: (ctx, o) => cp.rollbackTopic(ctx.params[0], o) },
     { method: 'POST', pattern: /^\/v1\/rollback-all$/, access: 'operator', write: (_ctx, o) => cp.rollbackAll(o) },
     ...gateRoutes(options.gates, maxBodyBytes),
+    ...consumerRoutes(options.consumers, maxBodyBytes),
   ];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { AdminApiError, AdminClient, AdminUnreachableError, type WriteRequest } from './admin-client.ts';
 import { formatGateResult, runGateCommand } from './gates.ts';
 import { formatFleet } from '../fleet/format.ts';
+import { ConsumersUsageError, formatConsumers, runConsumersCommand } from './consumers.ts';
 import { formatAny, formatAudit, formatStatus, formatInventory, formatLedger, formatOperation, formatResolution, formatRoutes } from './format.ts';
 
 const USAGE = `usage: kmp <command> [options]
@@ -23,6 +24,9 @@ const USAGE = `usage: kmp <command> [options]
   prepare WAVE [--apply] [--replication-factor N]
                                    what the target lacks for a wave; --apply creates the missing topics
   schemas WAVE                     the schema gate for a wave: ids in use vs. the target registry
+  consumers [--wave W]             per wave: consumer groups, the cluster each reads, lag and readiness
+  consumers move GROUP --wave W [--dry-run] [--back] [--reason TEXT]
+                                   move a stopped group to the target at exact offsets (--back: to the source)
   sasl-credential USER [--mechanism SCRAM-SHA-512,SCRAM-SHA-256] [--iterations N]
                                    print a SASL credentials-file entry; the password is read from stdin
                                    (or $KMP_SASL_PASSWORD), only salted keys are printed
@@ -51,6 +55,8 @@ const OPTIONS = {
   iterations: { type: 'string' },
   apply: { type: 'boolean' },
   'replication-factor': { type: 'string' },
+  wave: { type: 'string', short: 'w' },
+  back: { type: 'boolean' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -73,6 +79,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
   'sasl-credential': ['mechanism', 'iterations', 'help'],
   prepare: [...GLOBAL, 'apply', 'replication-factor', 'reason'],
   schemas: GLOBAL,
+  consumers: [...GLOBAL, 'wave', 'back', 'dry-run', 'reason'],
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -188,6 +195,17 @@ async function main(argv: readonly string[]): Promise<number> {
       const rf = values['replication-factor'];
       const body = await runGateCommand(client, command, wave, { apply: values.apply === true, ...(rf !== undefined ? { replicationFactor: positiveInt('--replication-factor', rf) } : {}), ...(values.reason !== undefined ? { reason: values.reason } : {}) });
       print(body, () => formatGateResult(command, body));
+      return 0;
+    }
+    case 'consumers': {
+      let answer;
+      try {
+        answer = await runConsumersCommand(client, { args, ...(values.wave !== undefined ? { wave: values.wave } : {}), back: values.back === true, dryRun: values['dry-run'] === true, ...(values.reason !== undefined ? { reason: values.reason } : {}) });
+      } catch (error) {
+        if (error instanceof ConsumersUsageError) throw new UsageError(error.message);
+        throw error;
+      }
+      print(answer.body, () => formatConsumers(answer.kind, answer.body));
       return 0;
     }
     default:

@@ -102,6 +102,11 @@ export class ClusterClient {
     return this.#versionsGeneration;
   }
 
+  /** Node ids of the brokers in the newest Metadata answer (requests that every broker answers for its share, e.g. ListGroups). */
+  get brokerIds(): readonly number[] {
+    return [...this.#brokers.keys()];
+  }
+
   /** API version ranges supported by this cluster (intersection over the brokers we talked to). */
   get versions(): Map<number, VersionRange> | null {
     return this.#versions;
