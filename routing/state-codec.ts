@@ -44,6 +44,10 @@ export const auditSchema = z.object({
     drainMs: z.number().optional(),
     heldRequests: z.number().optional(),
     rejectedRequests: z.number().optional(),
+    partitionErrors: z
+      .object({ total: z.number().int().nonnegative(), byError: z.record(z.string(), z.number()), reasons: z.record(z.string(), z.number()) })
+      .optional(),
+    warmUpMs: z.number().optional(),
   }),
 });
 
