@@ -9,6 +9,9 @@ import { createGates } from './gates/setup.ts';
 import { ClusterClient } from './upstream/cluster-client.ts';
 import { ProducerIdMap } from './proxy/producer-id-map.ts';
 import { SequenceGuard } from './proxy/sequence-guard.ts';
+import { RecentProducers } from './proxy/recent-producers.ts';
+import { createWarmUp } from './proxy/warm-up.ts';
+import { moveErrorConcern } from './proxy/move-error-concern.ts';
 import { ProxyListener } from './proxy/listener.ts';
 import type { ClientConnection } from './proxy/client-connection.ts';
 import { ConnectionLimiter } from './security/connection-limiter.ts';
@@ -102,6 +105,8 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
         }
         return 'unknown';
       },
+      // Late-bound: the producer-id map it warms is built after the control plane (it reads the ledger).
+      warmUp: (request) => warmUp(request),
       knownTopics: async () => {
         const names = new Set<string>();
         for (const c of ['source', 'target'] as const) {
@@ -123,6 +128,11 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     movedBefore: (topic) => movedBefore.has(topic),
   });
 
+  // Before a move holds anything, the new side is made ready (src/proxy/warm-up.ts); every partition error the
+  // Produce path answers is counted in the move that covers its topic (routing/move-errors.ts).
+  const recentProducers = new RecentProducers();
+  const warmUp = createWarmUp({ clusters, producerIds, recentProducers });
+
   const apiVersions = new ApiVersionTable(
     () => [clusters.source.versions, clusters.target.versions],
     () => clusters.source.versionsGeneration + clusters.target.versionsGeneration,
@@ -143,6 +153,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     clusterId: proxyClusterId(config),
     defaultCluster,
     apiVersions,
+    produceConcerns: [recentProducers, moveErrorConcern(controlPlane.moveErrors)],
     metrics,
     inventory: gates.inventory,
   };
