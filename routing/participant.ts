@@ -57,7 +57,10 @@ export interface ParticipantOptions {
   readonly errors?: MoveErrorWatch;
   /** Bound of a warm-up. Default: the move's drain bound (timeoutMs). */
   readonly warmUpTimeoutMs?: number;
-  /** How long the error window waits after the release for the held requests' answers. Default 5 000 ms. */
+  /**
+   * How long the move's answer waits after the release for the answers to the requests it held (their errors
+   * belong to the move). Normally one round trip to the new cluster. Default 2 000 ms.
+   */
   readonly releaseSettleMaxMs?: number;
 }
 
@@ -93,7 +96,7 @@ export class MoveParticipant {
     this.#warmUp = options.warmUp ?? null;
     this.#errors = options.errors ?? new MoveErrorWatch();
     this.#warmUpTimeoutMs = options.warmUpTimeoutMs ?? null;
-    this.#releaseSettleMaxMs = options.releaseSettleMaxMs ?? 5_000;
+    this.#releaseSettleMaxMs = options.releaseSettleMaxMs ?? 2_000;
   }
 
   /** Everything the coordinator sends arrives here. */

@@ -12,12 +12,19 @@ import { ErrorCode, errorName } from '../../protocol/kafka-errors.ts';
 import type { Cluster } from '../../routing/cluster.ts';
 import { errorMessage } from '../../routing/errors.ts';
 import type { WarmUp, WarmUpReport, WarmUpRequest } from '../../routing/warm-up.ts';
-import type { ClusterClient } from '../upstream/cluster-client.ts';
+import type { TopicMeta } from '../upstream/cluster-client.ts';
 import type { ProducerIdMap } from './producer-id-map.ts';
 import type { RecentProducers } from './recent-producers.ts';
 
+/** What the warm-up needs of an upstream cluster (ClusterClient has it). */
+export interface WarmableCluster {
+  topic(name: string, opts: { refresh: boolean }): Promise<TopicMeta>;
+  connection(nodeId: number, lane: number): Promise<unknown>;
+  readonly lanes: number;
+}
+
 export interface WarmUpOptions {
-  readonly clusters: Record<Cluster, ClusterClient>;
+  readonly clusters: Record<Cluster, WarmableCluster>;
   readonly producerIds: ProducerIdMap;
   readonly recentProducers: RecentProducers;
   /** A producer counts as writing a topic if it did within this many ms. Default 300 000. */
