@@ -74,6 +74,8 @@ export class CutoverTicket implements Ticket {
   /** Order of admission within the partition. */
   readonly serial: number;
   settled = false;
+  /** The move whose hold this admission waited in (set when the move let it through); see MoveSpec.onReleaseSettled. */
+  releasedBy: ActiveMove | null = null;
 
   constructor(ts: TopicState, ps: PartitionState, cluster: Cluster) {
     this.serial = ps.admitted++;
@@ -106,6 +108,8 @@ export class ActiveMove {
   pending = 0;
   heldTotal = 0;
   rejected = 0;
+  /** Admissions let through by this move's release (or abort) that have not completed yet. */
+  releasedOpen = 0;
   inDoubtMessage: string | null = null;
   finishDrain: (end: DrainEnd) => void = () => undefined;
 

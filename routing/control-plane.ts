@@ -16,6 +16,7 @@ import { CutoverBarrier, type AfterDrain } from './cutover-barrier.ts';
 import { UnavailableError, ValidationError } from './errors.ts';
 import { InProcessTransport } from './in-process-transport.ts';
 import { Ledger, type LedgerQuery } from './ledger.ts';
+import { MoveErrorWatch } from './move-errors.ts';
 import {
   allOperation,
   batchOperation,
@@ -61,6 +62,8 @@ export interface ControlPlaneOptions {
   readonly now?: () => number;
   /** This instance's name in the move protocol. Default a random id. */
   readonly member?: string;
+  /** Bound of the warm-up before a move's hold (hooks.warmUp). Default: the move's drain bound. */
+  readonly warmUpTimeoutMs?: number;
   /** A drain step after the barrier's own (write-back's copy tail on a rollback); see move-spec.ts AfterDrain. */
   readonly afterDrain?: AfterDrain;
   /**
@@ -80,6 +83,8 @@ export class ControlPlane {
   readonly table: SwitchTable;
   /** The data path's entry point: admit/complete/abandon per partition (see barrier-contract.ts). */
   readonly barrier: CutoverBarrier;
+  /** The data path reports every partition error it answers here (observe); each move counts those of its topics. */
+  readonly moveErrors = new MoveErrorWatch();
   /** Problems found at start-up (e.g. state for batches the config no longer declares). */
   readonly warnings: readonly string[];
   readonly #store: StateStore;
@@ -131,6 +136,9 @@ export class ControlPlane {
       onFirstOffset: (version, topic, partition, offset) => {
         if (this.#ledger.setFirstOffset(version, topic, partition, offset)) this.#saveFirstOffsetSoon({ version, topic, partition, offset });
       },
+      errors: this.moveErrors,
+      ...(options.hooks?.warmUp !== undefined ? { warmUp: options.hooks.warmUp } : {}),
+      ...(options.warmUpTimeoutMs !== undefined ? { warmUpTimeoutMs: options.warmUpTimeoutMs } : {}),
     });
     this.#coordinator = new MoveCoordinator({
       store,

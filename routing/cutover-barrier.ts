@@ -388,6 +388,8 @@ export class CutoverBarrier implements PartitionRouter {
   #afterSettle(t: CutoverTicket, outcome: CompletionOutcome | null): void {
     const ps = t.partitionState;
     const ts = t.topicState;
+    const releasedBy = t.releasedBy;
+    if (releasedBy !== null && --releasedBy.releasedOpen === 0) releasedBy.spec.onReleaseSettled?.();
     ps.inFlight -= 1;
     ts.inFlight -= 1;
     this.#inFlight -= 1;
@@ -524,9 +526,15 @@ export class CutoverBarrier implements PartitionRouter {
         move.rejected += 1;
         h.resolve(REJECT_FAILED_DRAIN);
       } else {
-        h.resolve(this.#issue(h.ts, h.ps));
+        const admission = this.#issue(h.ts, h.ps);
+        if (admission instanceof CutoverTicket) {
+          admission.releasedBy = move;
+          move.releasedOpen += 1;
+        }
+        h.resolve(admission);
       }
     }
+    if (move.releasedOpen === 0) move.spec.onReleaseSettled?.();
   }
 
   #result(move: ActiveMove, abort: MoveResult['abort'], partitions: readonly PartitionReport[], timings: MoveTimings): MoveResult {

@@ -11,6 +11,7 @@ export const RoutingErrorCode = {
   STATE_STORE: 'STATE_STORE',
   UNAVAILABLE: 'UNAVAILABLE',
   INVALID_TICKET: 'INVALID_TICKET',
+  WARM_UP_FAILED: 'WARM_UP_FAILED',
 } as const;
 
 export type RoutingErrorCode = (typeof RoutingErrorCode)[keyof typeof RoutingErrorCode];

@@ -19,6 +19,7 @@
 // and a member counted gone only after its lease expires (until then a move waits for it, bounded by timeoutMs).
 
 import type { Cluster } from './cluster.ts';
+import type { PartitionErrorCount } from './move-errors.ts';
 import type { MoveResult, PartitionReport } from './move-spec.ts';
 import type { RouteChange } from './route-state.ts';
 
@@ -69,6 +70,8 @@ export interface PreparedMessage {
   readonly holdMs: number;
   readonly drainMs: number;
   readonly heldRequests: number;
+  /** Partition errors answered for the move's topics so far (warm-up and drain): the audit entry records them. */
+  readonly partitionErrors: PartitionErrorCount;
 }
 
 /** An error as data: enough to rebuild a RoutingError of the same status on the coordinator's side. */

@@ -2,6 +2,8 @@
 // The data-path side is in barrier-contract.ts.
 
 import type { Cluster } from './cluster.ts';
+import type { PartitionErrorCount } from './move-errors.ts';
+import type { WarmUpReport } from './warm-up.ts';
 
 /** One partition's facts at the end of a drain. */
 export interface PartitionReport {
@@ -58,6 +60,12 @@ export interface MoveSpec {
   readonly commit: (context: CommitContext) => Promise<void | number>;
   /** First acknowledged write on `to` per partition after the move. Called from complete(); must not throw. */
   readonly onFirstOffset?: (event: FirstOffsetEvent) => void;
+  /**
+   * Called once every admission that waited in the hold has been answered after the release (or abort): each
+   * ticket it got was completed or abandoned, each rejection handed out. At once (from move()) when none waited;
+   * otherwise from complete()/abandon(): must not throw. The move's error window closes after it (move-errors.ts).
+   */
+  readonly onReleaseSettled?: () => void;
   /** Cancels the move while it drains (like a timeout, cause 'cancelled'). */
   readonly signal?: AbortSignal;
   /** Names the move in conflict messages, e.g. `flip of batch "wave-1"`. */
@@ -88,6 +96,13 @@ export interface MoveResult {
   readonly heldRequests: number;
   /** Admissions answered with a retriable error (bound reached, or failed drain on release). */
   readonly rejectedRequests: number;
+  /**
+   * Filled in by the participant (participant.ts), not the barrier: every partition error answered for the
+   * move's topics from the start of its warm-up until the requests it held were answered (move-errors.ts).
+   */
+  readonly partitionErrors?: PartitionErrorCount;
+  /** Filled in by the participant: what the warm-up before the hold made ready (null: no warm-up configured). */
+  readonly warmUp?: WarmUpReport | null;
 }
 
 export interface ActiveMoveInfo {

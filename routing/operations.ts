@@ -8,6 +8,8 @@ import { planBatch, planRollbackAll, planTopic, type OperationScope, type RouteP
 import type { AuditAction, AuditTarget, LedgerEntry, RouteChange } from './route-state.ts';
 import { isValidTopicName, type CompiledRules } from './rules.ts';
 import type { RoutingSnapshot } from './switch-table.ts';
+import type { PartitionErrorCount } from './move-errors.ts';
+import type { WarmUp, WarmUpReport } from './warm-up.ts';
 
 export interface PreflightResult {
   /** Reasons to refuse (e.g. "orders: 6 partitions on source, 3 on target"). Refused unless forced. */
@@ -33,6 +35,8 @@ export interface ControlPlaneHooks {
    * the ledger. Topics the proxy has already seen are added automatically.
    */
   readonly knownTopics?: () => readonly string[] | Promise<readonly string[]>;
+  /** Makes the new side ready before a move holds anything (warm-up.ts); a failure fails the move (503). */
+  readonly warmUp?: WarmUp;
 }
 
 export interface WriteOptions {
@@ -79,6 +83,13 @@ export interface OperationResult {
   readonly ledger: readonly LedgerEntry[];
   readonly heldRequests: number;
   readonly rejectedRequests: number;
+  /**
+   * Every partition error kmp answered for the moved topics from the warm-up until the held requests were
+   * answered, by error and reason (move-errors.ts). 0 in the healthy case; null when no traffic moved.
+   */
+  readonly partitionErrors: PartitionErrorCount | null;
+  /** What the warm-up before the hold made ready (the slowest member's); null without a warm-up or a move. */
+  readonly warmUp: WarmUpReport | null;
   readonly reconciliation: boolean;
 }
 

@@ -1,7 +1,13 @@
 // A participant of the move protocol (move-protocol.ts): one per proxy instance. It owns what is local to the
 // instance — the switch table its data path resolves with and the cutover barrier its Produce path admits
-// through — and does the instance's part of every move: hold and drain on prepare, report, then install the
-// new routes and release on commit, or release to the old cluster on abort.
+// through — and does the instance's part of every move: warm the new side, hold and drain on prepare, report,
+// then install the new routes and release on commit, or release to the old cluster on abort.
+//
+// Warm before hold (warm-up.ts): the new cluster's metadata, connections and producer ids are made ready while
+// producers still write to the old one; a warm-up that fails fails the move before anything is held.
+// Release fast: between the durable commit and the release there is nothing but the in-process transport's
+// microtask hops and the table swap; the audit and ledger are in the commit itself, first offsets are saved
+// later, and the error window (move-errors.ts) closes after the release, off the held requests' path.
 
 import { CutoverBarrier } from './cutover-barrier.ts';
 import type { CommitContext, MoveResult } from './move-spec.ts';
@@ -15,6 +21,8 @@ import type {
 import { applyChanges, type RouteChange } from './route-state.ts';
 import type { SwitchTable } from './switch-table.ts';
 import { errorMessage } from './errors.ts';
+import { MoveErrorWatch, type MoveErrorWindow } from './move-errors.ts';
+import { WarmUpError, type WarmUp, type WarmUpReport } from './warm-up.ts';
 
 /** Thrown into the barrier's commit step when the coordinator decided to abort: the barrier then aborts the move. */
 class CoordinatorAbort extends Error {}
@@ -43,6 +51,17 @@ export interface ParticipantOptions {
    * firstOffsetOnNew). Called synchronously from the data path's complete(): must be cheap and not throw.
    */
   readonly onFirstOffset: (version: number, topic: string, partition: number, offset: bigint) => void;
+  /** Makes the new side ready before the hold (src/proxy/warm-up.ts); none: moves start cold. */
+  readonly warmUp?: WarmUp;
+  /** Where the data path reports the partition errors it answered; each move counts those of its topics. */
+  readonly errors?: MoveErrorWatch;
+  /** Bound of a warm-up. Default: the move's drain bound (timeoutMs). */
+  readonly warmUpTimeoutMs?: number;
+  /**
+   * How long the move's answer waits after the release for the answers to the requests it held (their errors
+   * belong to the move). Normally one round trip to the new cluster. Default 2 000 ms.
+   */
+  readonly releaseSettleMaxMs?: number;
 }
 
 export function errorToWire(error: unknown): WireError {
@@ -62,6 +81,10 @@ export class MoveParticipant {
   readonly #barrier: CutoverBarrier;
   readonly #send: (message: ParticipantMessage) => void;
   readonly #onFirstOffset: ParticipantOptions['onFirstOffset'];
+  readonly #warmUp: WarmUp | null;
+  readonly #errors: MoveErrorWatch;
+  readonly #warmUpTimeoutMs: number | null;
+  readonly #releaseSettleMaxMs: number;
   readonly #moves = new Map<string, LocalMove>();
   /** Moves this member has finished: a redelivered prepare of one of them must not start a hold no one decides. */
   readonly #finished = new Set<string>();
@@ -72,6 +95,10 @@ export class MoveParticipant {
     this.#barrier = options.barrier;
     this.#send = options.send;
     this.#onFirstOffset = options.onFirstOffset;
+    this.#warmUp = options.warmUp ?? null;
+    this.#errors = options.errors ?? new MoveErrorWatch();
+    this.#warmUpTimeoutMs = options.warmUpTimeoutMs ?? null;
+    this.#releaseSettleMaxMs = options.releaseSettleMaxMs ?? 2_000;
   }
 
   /** Everything the coordinator sends arrives here. */
@@ -134,6 +161,19 @@ export class MoveParticipant {
     const next = this.#table.preview(applyChanges(snapshot.assignment(), message.changes, snapshot.version + 1));
     const moving = (topic: string): boolean => snapshot.resolve(topic).cluster !== next.resolve(topic).cluster;
     const partitions = new Map(message.partitions.map((p) => [p.topic, p.partitions]));
+    const window = this.#errors.open(message.topics, message.holdMatching ? moving : undefined);
+    let warmUp: WarmUpReport | null;
+    try {
+      warmUp = await this.#warm(message, message.holdMatching ? moving : null, move.cancel.signal);
+    } catch (error) {
+      // Nothing is held yet: the route stays and producers never noticed. The coordinator aborts the others.
+      window.close();
+      this.#moves.delete(message.moveId);
+      this.#send({ type: 'prepare-failed', moveId: message.moveId, member: this.member, aborted: null, error: errorToWire(error) });
+      return;
+    }
+    let releaseSettled: () => void = () => undefined;
+    const settled = new Promise<void>((resolve) => (releaseSettled = resolve));
     let result: MoveResult;
     try {
       result = await this.#barrier.move({
@@ -147,17 +187,22 @@ export class MoveParticipant {
         inDoubt: message.inDoubt,
         label: message.label,
         signal: move.cancel.signal,
-        commit: (context) => this.#awaitDecision(message, move, context),
+        commit: (context) => this.#awaitDecision(message, move, context, window),
         onFirstOffset: (event) => {
           if (move.version !== null) this.#onFirstOffset(move.version, event.topic, event.partition, event.offset);
         },
+        onReleaseSettled: () => releaseSettled(),
       });
     } catch (error) {
+      window.close();
       this.#finish(message.moveId);
       if (error instanceof CoordinatorAbort) this.#send({ type: 'aborted', moveId: message.moveId, member: this.member });
       else this.#send({ type: 'prepare-failed', moveId: message.moveId, member: this.member, aborted: null, error: errorToWire(error) });
       return;
     }
+    // The released requests are on their way (nothing here delays them); their answers close the error window.
+    await this.#afterRelease(settled);
+    result = { ...result, partitionErrors: window.close(), warmUp };
     this.#finish(message.moveId);
     if (result.outcome === 'aborted') {
       this.#send({ type: 'prepare-failed', moveId: message.moveId, member: this.member, aborted: result, error: null });
@@ -173,8 +218,54 @@ export class MoveParticipant {
     if (this.#finished.size > 10_000) this.#finished.delete(this.#finished.values().next().value as string);
   }
 
+  /** Runs the warm-up (if any) within its bound; throws WarmUpError with the reason when the new side is not ready. */
+  async #warm(message: PrepareMessage, moving: ((topic: string) => boolean) | null, cancel: AbortSignal): Promise<WarmUpReport | null> {
+    if (this.#warmUp === null) return null;
+    const names = new Set(message.topics);
+    if (moving !== null) for (const topic of this.#barrier.knownTopics()) if (moving(topic)) names.add(topic);
+    // The generation the move will create: a moved topic's generation becomes the committed table version (see the
+    // barrier's #release), normally the current version + 1; if another move commits first, the pre-allocated
+    // mappings are simply not used (the first batch allocates, as without a warm-up).
+    const next = this.#table.snapshot.version + 1;
+    const topics = [...names].sort().map((topic) => ({ topic, generation: Math.max(next, this.#barrier.generationOf(topic) + 1) }));
+    const boundMs = this.#warmUpTimeoutMs ?? message.timeoutMs;
+    const stop = new AbortController();
+    const onCancel = (): void => stop.abort(new WarmUpError(`${message.label}: cancelled while warming ${message.to}`));
+    cancel.addEventListener('abort', onCancel, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new WarmUpError(`${message.label}: warming ${message.to} did not finish within ${boundMs} ms; nothing was held and the route stays on ${message.from}`);
+        stop.abort(error);
+        reject(error);
+      }, boundMs);
+      stop.signal.addEventListener('abort', () => reject(stop.signal.reason), { once: true });
+    });
+    try {
+      return await Promise.race([this.#warmUp({ label: message.label, from: message.from, to: message.to, topics, signal: stop.signal }), bound]);
+    } catch (error) {
+      if (error instanceof WarmUpError) throw error;
+      throw new WarmUpError(
+        `${message.label}: ${message.to} cluster is not ready for the move (${errorMessage(error)}); nothing was held and the route stays on ${message.from}`,
+        { cause: error },
+      );
+    } finally {
+      clearTimeout(timer);
+      cancel.removeEventListener('abort', onCancel);
+      bound.catch(() => undefined);
+    }
+  }
+
+  /** Waits (bounded) until the requests the move held are answered, then one turn more so their answers are counted. */
+  async #afterRelease(settled: Promise<void>): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#releaseSettleMaxMs)))]);
+    clearTimeout(timer);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
   /** The barrier's commit step: report the drain, wait for the coordinator, install on commit. */
-  #awaitDecision(message: PrepareMessage, move: LocalMove, context: CommitContext): Promise<number> {
+  #awaitDecision(message: PrepareMessage, move: LocalMove, context: CommitContext, window: MoveErrorWindow): Promise<number> {
     this.#send({
       type: 'prepared',
       moveId: message.moveId,
@@ -184,6 +275,7 @@ export class MoveParticipant {
       holdMs: context.holdMs,
       drainMs: context.drainMs,
       heldRequests: context.heldRequests,
+      partitionErrors: window.snapshot(),
     });
     return new Promise<CommitMessage>((resolve, reject) => {
       move.decision = { resolve, reject };

@@ -13,6 +13,7 @@
 
 import type { Cluster, RouteStateName } from './cluster.ts';
 import { RouteConflictError } from './errors.ts';
+import type { PartitionErrorCount } from './move-errors.ts';
 
 /** The part of the state that decides routing: what a switch-table snapshot is built from. */
 export interface RouteAssignment {
@@ -61,6 +62,13 @@ export interface AuditDetails {
   readonly wave?: string;
   readonly direction?: 'to-target' | 'to-source';
   readonly offsets?: readonly { readonly topic: string; readonly partition: number; readonly from: string; readonly to: string }[];
+  /**
+   * Partition errors answered for the moved topics during the move (move-errors.ts). In the commit's entry: up to
+   * the commit (warm-up and drain); an entry with no changes follows when more were answered after the switch.
+   */
+  readonly partitionErrors?: PartitionErrorCount;
+  /** How long the warm-up before the hold took. */
+  readonly warmUpMs?: number;
 }
 
 export interface AuditEntry {

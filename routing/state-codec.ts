@@ -47,6 +47,10 @@ export const auditSchema = z.object({
     wave: z.string().optional(),
     direction: z.enum(['to-target', 'to-source']).optional(),
     offsets: z.array(z.object({ topic: z.string(), partition: z.number().int().nonnegative(), from: z.string(), to: z.string() })).optional(),
+    partitionErrors: z
+      .object({ total: z.number().int().nonnegative(), byError: z.record(z.string(), z.number()), reasons: z.record(z.string(), z.number()) })
+      .optional(),
+    warmUpMs: z.number().optional(),
   }),
 });
 

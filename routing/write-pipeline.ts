@@ -38,6 +38,8 @@ import {
 } from './route-state.ts';
 import { isValidTopicName } from './rules.ts';
 import type { StateCommit } from './state-store.ts';
+import { partitionErrorsSince, sumPartitionErrors, type PartitionErrorCount } from './move-errors.ts';
+import type { WarmUpReport } from './warm-up.ts';
 import type { RoutingSnapshot, SwitchTable } from './switch-table.ts';
 
 export interface PipelineOptions {
@@ -143,7 +145,7 @@ export class WritePipeline {
       refusals,
       reconciliation: plan.reconciliation,
     };
-    const none = { timings: null, ledger: [], heldRequests: 0, rejectedRequests: 0 };
+    const none = { timings: null, ledger: [], heldRequests: 0, rejectedRequests: 0, partitionErrors: null, warmUp: null };
 
     if (dryRun) {
       return { ...base, ...none, dryRun: true, outcome: 'planned', version: snapshot.version, move: move === null ? null : { ...move, topics } };
@@ -212,12 +214,27 @@ export class WritePipeline {
         drainMs: result.timings.drainMs,
         heldRequests: result.heldRequests,
         rejectedRequests: result.rejectedRequests,
+        ...(result.partitionErrors !== undefined ? { partitionErrors: result.partitionErrors } : {}),
+        ...(result.warmUp ? { warmUpMs: result.warmUp.ms } : {}),
       });
       throw new FlipAbortedError(message, result);
     }
     // One member today; with several, the slowest member's timings and the union of what they held.
     const [first, ...others] = moved.results;
     const timings = first === undefined ? null : others.reduce((t, r) => (r.timings.holdMs > t.holdMs ? r.timings : t), first.timings);
+    const partitionErrors = sumPartitionErrors(moved.results.map((r) => r.partitionErrors));
+    const warmUp = moved.results.reduce<WarmUpReport | null>((w, r) => (r.warmUp && (w === null || r.warmUp.ms > w.ms) ? r.warmUp : w), null);
+    // The commit's audit entry counted the errors up to the commit; errors answered after the switch (a failed
+    // drain's rejections, an upstream error on the new side) get an entry of their own, so the audit has them all.
+    const inCommit = sumPartitionErrors(moved.commit.audit.map((e) => e.details.partitionErrors));
+    const afterSwitch = partitionErrorsSince(inCommit, partitionErrors);
+    if (afterSwitch.total > 0) {
+      await record(outcome, [], {
+        error: `${afterSwitch.total} partition error(s) answered after the switch to version ${moved.version}: ${describeReasons(afterSwitch)}`,
+        topics: [...new Set(moved.results.flatMap((r) => r.topics))],
+        partitionErrors: afterSwitch,
+      });
+    }
     return {
       ...base,
       dryRun: false,
@@ -236,6 +253,8 @@ export class WritePipeline {
       ledger: moved.commit.ledger.map((e) => ({ ...e })),
       heldRequests: moved.results.reduce((n, r) => n + r.heldRequests, 0),
       rejectedRequests: moved.results.reduce((n, r) => n + r.rejectedRequests, 0),
+      partitionErrors,
+      warmUp,
     };
   }
 
@@ -303,6 +322,7 @@ export class WritePipeline {
               holdMs,
               drainMs: Math.max(0, ...reports.map((r) => r.drainMs)),
               heldRequests: reports.reduce((n, r) => n + r.heldRequests, 0),
+              partitionErrors: sumPartitionErrors(reports.map((r) => r.partitionErrors)),
             }
           : {}),
       },
@@ -352,4 +372,12 @@ export class WritePipeline {
     );
     return out;
   }
+}
+
+/** "3× NOT_LEADER_OR_FOLLOWER: kmp: partition is moving … (failed-drain), retry; …" for an audit message. */
+function describeReasons(count: PartitionErrorCount): string {
+  return Object.entries(count.reasons)
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, n]) => `${n}× ${reason}`)
+    .join('; ');
 }

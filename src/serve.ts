@@ -10,6 +10,9 @@ import { createConsumers } from './consumers/setup.ts';
 import { ClusterClient } from './upstream/cluster-client.ts';
 import { ProducerIdMap } from './proxy/producer-id-map.ts';
 import { SequenceGuard } from './proxy/sequence-guard.ts';
+import { RecentProducers } from './proxy/recent-producers.ts';
+import { createWarmUp } from './proxy/warm-up.ts';
+import { moveErrorConcern } from './proxy/move-error-concern.ts';
 import { ProxyListener } from './proxy/listener.ts';
 import type { ClientConnection } from './proxy/client-connection.ts';
 import { ConnectionLimiter } from './security/connection-limiter.ts';
@@ -134,6 +137,8 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
         }
         return 'unknown';
       },
+      // Late-bound: the producer-id map it warms is built after the control plane (it reads the ledger).
+      warmUp: (request) => warmUp(request),
       knownTopics: async () => {
         const names = new Set<string>();
         for (const c of ['source', 'target'] as const) {
@@ -158,6 +163,11 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     // In a fleet, fleet.allocate writes the mapping to the shared topic (first writer wins) before it is used.
     ...(fleet === null ? { persist: (m: ProducerMapping) => store.appendProducerMapping(m) } : {}),
   });
+
+  // Before a move holds anything, the new side is made ready (src/proxy/warm-up.ts); every partition error the
+  // Produce path answers is counted in the move that covers its topic (routing/move-errors.ts).
+  const recentProducers = new RecentProducers();
+  const warmUp = createWarmUp({ clusters, producerIds, recentProducers });
 
   const apiVersions = new ApiVersionTable(
     () => [clusters.source.versions, clusters.target.versions],
@@ -187,7 +197,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     metrics,
     inventory: gates.inventory,
     // Leadership first: a partition this instance does not lead is refused before anything else sees it.
-    produceConcerns: [...(fleet === null ? [] : [leadershipConcern(fleet.membership)]), writeBack.concern],
+    produceConcerns: [...(fleet === null ? [] : [leadershipConcern(fleet.membership)]), recentProducers, moveErrorConcern(controlPlane.moveErrors), writeBack.concern],
   };
 
   // A fleet's brokers are its live members, read on every access (a spread would copy a getter's value once).

@@ -81,6 +81,14 @@ export function formatOperation(op: WireOperation): string {
         `${op.heldRequests} request(s) held, ${op.rejectedRequests} answered with a retriable error`,
     );
   }
+  // Older servers do not send these two; `?.` keeps the CLI working against them.
+  if (op.warmUp) {
+    out.push(`warm-up: ${ms(op.warmUp.ms)}, ${op.warmUp.topics} topic(s), ${op.warmUp.connections} connection(s), ${op.warmUp.producerIds} producer id(s)${op.warmUp.notes.length > 0 ? `; ${op.warmUp.notes.join('; ')}` : ''}`);
+  }
+  if (op.partitionErrors) {
+    const reasons = Object.entries(op.partitionErrors.reasons).map(([reason, n]) => `  - ${n}× ${reason}`);
+    out.push(`partition errors answered during the move: ${op.partitionErrors.total}`, ...reasons);
+  }
   const refusals = op.refusals.length > 0 ? op.refusals : [];
   if (refusals.length > 0) out.push(`${op.dryRun ? 'would be refused without --force' : 'pre-flight refusals'}:`, ...refusals.map((r) => `  - ${r}`));
   if (op.preflight !== null && op.preflight.warnings.length > 0) out.push('warnings:', ...op.preflight.warnings.map((w) => `  - ${w}`));

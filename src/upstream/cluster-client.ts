@@ -93,6 +93,11 @@ export class ClusterClient {
     return this.#ready;
   }
 
+  /** Pooled connections per broker: the lanes connection(nodeId, lane) spreads client connections over. */
+  get lanes(): number {
+    return this.#lanes;
+  }
+
   get clusterId(): string | null {
     return this.#clusterId;
   }

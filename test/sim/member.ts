@@ -517,7 +517,7 @@ function answers(phase: Expectation['phase'], m: ParticipantMessage): boolean {
 /** What the coordinator is told for a member counted gone: it took part without traffic. */
 function goneAnswer(phase: Expectation['phase'], key: string, member: string): ParticipantMessage {
   if (phase === 'prepare') {
-    return { type: 'prepared', moveId: key, member, topics: [], partitions: [], holdMs: 0, drainMs: 0, heldRequests: 0 };
+    return { type: 'prepared', moveId: key, member, topics: [], partitions: [], holdMs: 0, drainMs: 0, heldRequests: 0, partitionErrors: { total: 0, byError: {}, reasons: {} } };
   }
   if (phase === 'abort') return { type: 'aborted', moveId: key, member };
   if (phase === 'install') return { type: 'released', moveId: null, member, version: Number(key.slice('install-'.length)), result: null };

@@ -37,6 +37,8 @@ function operation(action: OperationResult['action'], name: string | null, optio
     forced: [],
     refusals: [],
     timings: options.dryRun === true ? null : { holdMs: 3, drainMs: 2, commitMs: 1, totalMs: 4 },
+    partitionErrors: options.dryRun === true ? null : { total: 0, byError: {}, reasons: {} },
+    warmUp: null,
     ledger:
       options.dryRun === true
         ? []

@@ -81,17 +81,19 @@ describe('coordinator and participants', () => {
     assert.ok(heldOnB instanceof Promise, 'b holds while a drains');
     assert.equal(store.saves, 0, 'nothing committed before every member drained');
     a.barrier.complete(inFlightOnA, { ok: true, baseOffset: 40n, lastOffset: 41n });
+    // A member reports `released` once the requests it held are answered (their errors count for the move), so the
+    // client's answer to the released request comes first.
+    const released = await heldOnB;
+    assert.ok(!isRejection(released) && released.cluster === 'target');
+    b.barrier.complete(released, { ok: true, baseOffset: 0n });
     const outcome = await moving;
     assert.equal(outcome.outcome, 'committed');
     assert.ok(outcome.outcome === 'committed' && outcome.results.length === 2, 'both members released');
     assert.equal(store.saves, 1);
     assert.equal((await store.load())?.version, 1);
     assert.deepEqual(members.map((m) => [m.table.version, m.table.resolve('orders').cluster]), [[1, 'target'], [1, 'target']]);
-    const released = await heldOnB;
-    assert.ok(!isRejection(released) && released.cluster === 'target');
     // The ledger saw each member's drain report: a's last offset on the source is there.
     assert.ok(committed[0].ledger.some((e) => e.partition === 0 && e.lastOffsetOnOld === 41n));
-    b.barrier.complete(released, { ok: true, baseOffset: 0n });
     assert.deepEqual(b.firstOffsets, [0n]);
   });
 
