@@ -27,6 +27,11 @@ export interface ControlPlaneHooks {
    * the ledger. Topics the proxy has already seen are added automatically.
    */
   readonly knownTopics?: () => readonly string[] | Promise<readonly string[]>;
+  /**
+   * Checks before a batch is promoted (the promotion gate: bypass writes, open transactions on the old cluster,
+   * …). Refusals block the promote unless forced, exactly like a flip's pre-flight. May throw (503).
+   */
+  readonly promotePreflight?: (batch: string) => Promise<PreflightResult>;
 }
 
 export interface WriteOptions {

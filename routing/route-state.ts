@@ -24,7 +24,8 @@ export interface RouteAssignment {
   readonly topics: ReadonlyMap<string, RouteStateName>;
 }
 
-export type AuditAction = 'flip' | 'rollback' | 'promote' | 'rollback-all';
+/** 'note': a fact recorded by a gate (bypass writes seen, …); it changes no route. */
+export type AuditAction = 'flip' | 'rollback' | 'promote' | 'rollback-all' | 'note';
 export type AuditOutcome = 'ok' | 'aborted' | 'refused' | 'forced';
 
 export interface AuditTarget {

@@ -121,6 +121,8 @@ export class WritePipeline {
       if (move !== null) topics = await this.#movingTopics(op, snapshot, moving);
       if (move !== null && move.to === 'target' && this.#o.hooks.preflight !== undefined) {
         preflight = await this.#o.hooks.preflight(topics, move.to);
+      } else if (op.action === 'promote' && op.target.kind === 'batch' && op.target.name !== null && this.#o.hooks.promotePreflight !== undefined) {
+        preflight = await this.#o.hooks.promotePreflight(op.target.name);
       }
     } catch (error) {
       await record('refused', plan.changes, { error: `pre-flight failed: ${errorMessage(error)}`, topics });

@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { routesConfigSchema } from '../../routing/rules.ts';
+import { gatesConfigSchema } from '../gates/gates-config.ts';
 import { CLIENT_AUTH_MODES } from '../security/tls.ts';
 import { parseHostPort } from './host-port.ts';
 import { FileReference, withReferences, type Loaded } from './references.ts';
@@ -332,6 +333,8 @@ export function createConfigSchema({ baseDir }: ConfigSchemaOptions) {
       })
       .default({ timeoutMs: 10_000, maxHeldRequests: 10_000 }),
     log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).default({ level: 'info' }),
+    /** Bypass detection and the promotion gate (src/gates/gates-config.ts). */
+    gates: gatesConfigSchema,
   });
 }
 
