@@ -6,6 +6,7 @@ import { ConfigError, listenerNodesOf, loadConfig, parseHostPort, proxyNodesOf, 
 import { createLogger } from './logger.ts';
 import { ProxyMetrics, apiName } from './metrics.ts';
 import { createGates } from './gates/setup.ts';
+import { createMigrationGates } from './gates/migration-gates.ts';
 import { ClusterClient } from './upstream/cluster-client.ts';
 import { ProducerIdMap } from './proxy/producer-id-map.ts';
 import { SequenceGuard } from './proxy/sequence-guard.ts';
@@ -88,6 +89,8 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     batches: config.routes.batches,
     auditFile: `${config.state.file}.prepare-audit.jsonl`,
   }, clusters, log);
+  // Bypass detection, promotion gate, canary flips, per-topic evidence (src/gates/migration-gates.ts).
+  const migration = createMigrationGates({ config: config.gates, batches: config.routes.batches, clusters, metrics, log });
   const controlPlane = await createControlPlane({
     rules: config.routes,
     store: new FileStateStore(config.state.file),
@@ -95,6 +98,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     maxHeldRequests: config.flip.maxHeldRequests,
     hooks: {
       preflight: gates.preflight(createPreflight(clusters)),
+      promotePreflight: migration.promotePreflight,
       partitionsOf: async (topic) => {
         for (const c of ['source', 'target'] as const) {
           const meta = await clusters[c].topic(topic).catch(() => null);
@@ -145,6 +149,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     apiVersions,
     metrics,
     inventory: gates.inventory,
+    produceConcerns: [...migration.produceConcerns],
   };
 
   // Upstream clusters: keep trying in the background; /readyz says when both answered Metadata.
@@ -263,10 +268,12 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   };
   refreshRouteMetrics();
 
+  const adminControlPlane = instrumentWrites(controlPlane, metrics, refreshRouteMetrics, log);
   const admin = await startAdminServer({
     listen: config.admin.listen,
     tokens: config.admin.tokens,
-    controlPlane: instrumentWrites(controlPlane, metrics, refreshRouteMetrics, log),
+    controlPlane: adminControlPlane,
+    migrationGates: migration.bind(controlPlane, adminControlPlane, () => px.inventory?.topics() ?? []),
     status: () => {
       const readiness = readinessOf(clusterHealth.view(), { stopping, requireAll: false });
       const view = clusterHealth.view();
@@ -330,6 +337,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       await admin.close();
       await controlPlane.close();
       gates.close();
+      migration.close();
       clusters.source.close();
       clusters.target.close();
     },
