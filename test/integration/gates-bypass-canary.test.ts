@@ -99,6 +99,7 @@ test('bypass: kmp writes are not reported; a kcat producer straight to the sourc
   });
   const reportedAfterMs = Date.now() - started;
   assert.ok(reportedAfterMs < 10_000, `reported after ${reportedAfterMs} ms`);
+  process.stderr.write(`[gates] bypass by kcat reported ${reportedAfterMs} ms after kcat exited\n`);
   assert.equal(seen.cluster, 'source');
   assert.deepEqual(seen.partitions, [0]);
   assert.equal(seen.offsets, '3');
