@@ -56,6 +56,8 @@ export interface TopicEvidenceView {
 }
 
 class Figures {
+  /** When the first write of this (topic, cluster) was booked: the start of its first rate window. */
+  readonly createdAt: number;
   writes = 0;
   ok = 0;
   failed = 0;
@@ -68,6 +70,10 @@ class Figures {
   /** The figures at the previous rate tick, and the window they describe. */
   previous: EvidenceSnapshot | null = null;
   recent: WindowFigures | null = null;
+
+  constructor(createdAt: number) {
+    this.createdAt = createdAt;
+  }
 
   snapshot(at: number): EvidenceSnapshot {
     return { at, writes: this.writes, ok: this.ok, failed: this.failed, records: this.records, errors: new Map(this.errors), latency: this.latency.snapshot() };
@@ -146,7 +152,7 @@ export class TopicEvidence implements ProduceConcern {
 
   /** Cumulative figures of (topic, cluster) now; zeros for a pair never written. */
   snapshot(topic: string, cluster: Cluster): EvidenceSnapshot {
-    return (this.#topics.peek(topic)?.[cluster] ?? new Figures()).snapshot(this.#now());
+    return (this.#topics.peek(topic)?.[cluster] ?? new Figures(this.#now())).snapshot(this.#now());
   }
 
   /** Closes the recent-rate window of every (topic, cluster) and opens the next. */
@@ -174,7 +180,8 @@ export class TopicEvidence implements ProduceConcern {
       const current = f.snapshot(now);
       out[cluster] = {
         writes: f.writes, ok: f.ok, failed: f.failed, records: f.records, errors: Object.fromEntries(f.errors),
-        recent: f.recent ?? windowBetween(f.previous ?? new Figures().snapshot(now - 1), current),
+        // Before the first tick: the window since the first write.
+        recent: f.recent ?? windowBetween(f.previous ?? new Figures(f.createdAt).snapshot(f.createdAt), current),
         eventAgeMs: f.eventAgeMs === null ? null : Math.round(f.eventAgeMs),
         lastEventTime: f.lastEventTs > 0 ? new Date(f.lastEventTs).toISOString() : null,
         lastWrite: f.lastWrite > 0 ? new Date(f.lastWrite).toISOString() : null,
@@ -186,6 +193,6 @@ export class TopicEvidence implements ProduceConcern {
   #figures(topic: string, cluster: Cluster): Figures {
     let clusters = this.#topics.get(topic);
     if (clusters === undefined) this.#topics.set(topic, (clusters = {}));
-    return (clusters[cluster] ??= new Figures());
+    return (clusters[cluster] ??= new Figures(this.#now()));
   }
 }
