@@ -267,6 +267,28 @@ export class ControlPlane {
     return recorded;
   }
 
+  /**
+   * Records a fact that changes no route (action 'note', e.g. bypass writes a gate saw) in the audit, persisted
+   * like a refused operation's entry (best effort: a store failure does not hide the note from this instance).
+   */
+  async note(entry: { readonly who: string; readonly target: AuditEntry['target']; readonly reason: string; readonly details?: AuditEntry['details'] }): Promise<AuditEntry> {
+    const recorded: AuditEntry = {
+      seq: this.#auditLog.nextSeq(),
+      who: entry.who,
+      when: new Date().toISOString(),
+      action: 'note',
+      target: entry.target,
+      reason: entry.reason,
+      changes: [],
+      outcome: 'ok',
+      version: this.table.version,
+      details: entry.details ?? {},
+    };
+    this.#auditLog.append(recorded);
+    await this.#store.appendAudit(recorded).catch(() => undefined);
+    return recorded;
+  }
+
   /** Saves pending ledger updates now. */
   async flush(): Promise<void> {
     if (this.#ledgerTimer !== null) {

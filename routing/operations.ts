@@ -37,6 +37,11 @@ export interface ControlPlaneHooks {
   readonly knownTopics?: () => readonly string[] | Promise<readonly string[]>;
   /** Makes the new side ready before a move holds anything (warm-up.ts); a failure fails the move (503). */
   readonly warmUp?: WarmUp;
+  /**
+   * Checks before a batch is promoted (the promotion gate: bypass writes, open transactions on the old cluster,
+   * …). Refusals block the promote unless forced, exactly like a flip's pre-flight. May throw (503).
+   */
+  readonly promotePreflight?: (batch: string) => Promise<PreflightResult>;
 }
 
 export interface WriteOptions {

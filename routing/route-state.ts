@@ -25,8 +25,9 @@ export interface RouteAssignment {
   readonly topics: ReadonlyMap<string, RouteStateName>;
 }
 
-/** 'consumer-move': a consumer group's offsets were moved to the other cluster (src/consumers/); no route changes. */
-export type AuditAction = 'flip' | 'rollback' | 'promote' | 'rollback-all' | 'consumer-move';
+/** 'consumer-move': a consumer group's offsets were moved to the other cluster (src/consumers/); 'note': a fact recorded
+ * by a gate (bypass writes seen, …). Neither changes a route. */
+export type AuditAction = 'flip' | 'rollback' | 'promote' | 'rollback-all' | 'consumer-move' | 'note';
 export type AuditOutcome = 'ok' | 'aborted' | 'refused' | 'forced';
 
 export interface AuditTarget {

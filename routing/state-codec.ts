@@ -25,7 +25,7 @@ export const auditSchema = z.object({
   seq: z.number().int().positive(),
   who: z.string(),
   when: z.string(),
-  action: z.enum(['flip', 'rollback', 'promote', 'rollback-all', 'consumer-move']),
+  action: z.enum(['flip', 'rollback', 'promote', 'rollback-all', 'consumer-move', 'note']),
   target: z.object({ kind: z.enum(['batch', 'topic', 'all', 'group']), name: z.string().nullable() }),
   reason: z.string(),
   changes: z.array(

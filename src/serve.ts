@@ -7,6 +7,7 @@ import { createLogger } from './logger.ts';
 import { ProxyMetrics, apiName } from './metrics.ts';
 import { createGates } from './gates/setup.ts';
 import { createConsumers } from './consumers/setup.ts';
+import { createMigrationGates } from './gates/migration-gates.ts';
 import { ClusterClient } from './upstream/cluster-client.ts';
 import { ProducerIdMap } from './proxy/producer-id-map.ts';
 import { SequenceGuard } from './proxy/sequence-guard.ts';
@@ -116,6 +117,10 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     recordAudit: (entry) => controlPlane.recordAudit(entry),
     audit: () => controlPlane.audit(),
   });
+  // Bypass detection, promotion gate, canary flips, per-topic evidence (src/gates/migration-gates.ts).
+  const migration = createMigrationGates({ config: config.gates, batches: config.routes.batches, clusters, metrics, log });
+  // The write-back writes to the source under its own producer ids: expected there, never a bypass.
+  migration.attribution.addExpected('write-back', (cluster) => (cluster === 'source' ? [...writeBack.syncMap.partitions()].map((p) => p.producerId) : []));
   const controlPlane = await createControlPlane({
     rules: config.routes,
     store,
@@ -130,6 +135,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
         return { refusals: [...(await writeBack.promoteRefusals(topics)), ...groups.refusals], warnings: [...groups.warnings] };
       },
       preflight: gates.preflight(createPreflight(clusters)),
+      promotePreflight: migration.promotePreflight,
       partitionsOf: async (topic) => {
         for (const c of ['source', 'target'] as const) {
           const meta = await clusters[c].topic(topic).catch(() => null);
@@ -197,7 +203,13 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     metrics,
     inventory: gates.inventory,
     // Leadership first: a partition this instance does not lead is refused before anything else sees it.
-    produceConcerns: [...(fleet === null ? [] : [leadershipConcern(fleet.membership)]), recentProducers, moveErrorConcern(controlPlane.moveErrors), writeBack.concern],
+    produceConcerns: [
+      ...(fleet === null ? [] : [leadershipConcern(fleet.membership)]),
+      ...migration.produceConcerns,
+      recentProducers,
+      moveErrorConcern(controlPlane.moveErrors),
+      writeBack.concern,
+    ],
   };
 
   // A fleet's brokers are its live members, read on every access (a spread would copy a getter's value once).
@@ -326,10 +338,12 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   };
   refreshRouteMetrics();
 
+  const adminControlPlane = instrumentWrites(controlPlane, metrics, refreshRouteMetrics, log);
   const admin = await startAdminServer({
     listen: config.admin.listen,
     tokens: config.admin.tokens,
-    controlPlane: instrumentWrites(controlPlane, metrics, refreshRouteMetrics, log),
+    controlPlane: adminControlPlane,
+    migrationGates: migration.bind(controlPlane, adminControlPlane, () => px.inventory?.topics() ?? []),
     status: () => {
       const readiness = readinessOf(clusterHealth.view(), { stopping, requireAll: false });
       const view = clusterHealth.view();
@@ -411,6 +425,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       await controlPlane.close();
       await fleet?.close();
       gates.close();
+      migration.close();
       clusters.source.close();
       clusters.target.close();
     },

@@ -26,6 +26,8 @@ import { gateRoutes } from '../gates/admin-routes.ts';
 import type { AdminGates } from '../gates/setup.ts';
 import { consumerRoutes } from '../consumers/admin-routes.ts';
 import type { AdminConsumers } from '../consumers/setup.ts';
+import { gates2Routes } from '../gates/gates2-routes.ts';
+import type { BoundMigrationGates } from '../gates/migration-gates.ts';
 
 /** The part of a prom-client Registry that /metrics needs. */
 export interface MetricsRegistry {
@@ -55,6 +57,8 @@ export interface AdminServerOptions {
   readonly gates?: AdminGates;
   /** `/v1/consumers` and `/v1/consumers/{group}/move` (src/consumers/admin-routes.ts). Absent: 404. */
   readonly consumers?: AdminConsumers;
+  /** `/v1/bypass`, `/v1/operations/{id}`, topic evidence, and canary batch flips (src/gates/gates2-routes.ts). */
+  readonly migrationGates?: BoundMigrationGates;
   readonly logger: Logger;
   /** Cap of a request body. Default 64 KiB. */
   readonly maxBodyBytes?: number;
@@ -164,6 +168,8 @@ interface Route {
   readonly access: Access;
   /** Writes read and validate a body, and are logged. */
   readonly write?: (ctx: RequestContext, options: WriteOptions) => Promise<OperationResult>;
+  /** The route accepts a `canary` member (batch flip): it then starts a canary operation (src/gates/canary.ts). */
+  readonly canary?: boolean;
   readonly read?: (ctx: RequestContext) => Promise<void>;
 }
 
@@ -261,7 +267,7 @@ export function createAdminHandler(options: AdminServerOptions): (req: IncomingM
         reply(ctx, { topics });
       },
     },
-    { method: 'POST', pattern: new RegExp(`^/v1/batches/${SEGMENT}/flip$`), access: 'operator', write: (ctx, o) => cp.flipBatch(ctx.params[0], o) },
+    { method: 'POST', pattern: new RegExp(`^/v1/batches/${SEGMENT}/flip$`), access: 'operator', write: (ctx, o) => cp.flipBatch(ctx.params[0], o), canary: true },
     { method: 'POST', pattern: new RegExp(`^/v1/batches/${SEGMENT}/rollback$`), access: 'operator', write: (ctx, o) => cp.rollbackBatch(ctx.params[0], o) },
     { method: 'POST', pattern: new RegExp(`^/v1/batches/${SEGMENT}/promote$`), access: 'operator', write: (ctx, o) => cp.promoteBatch(ctx.params[0], o) },
     { method: 'POST', pattern: new RegExp(`^/v1/topics/${SEGMENT}/flip$`), access: 'operator', write: (ctx, o) => cp.flipTopic(ctx.params[0], o) },
@@ -269,6 +275,7 @@ export function createAdminHandler(options: AdminServerOptions): (req: IncomingM
     { method: 'POST', pattern: /^\/v1\/rollback-all$/, access: 'operator', write: (_ctx, o) => cp.rollbackAll(o) },
     ...gateRoutes(options.gates, maxBodyBytes),
     ...consumerRoutes(options.consumers, maxBodyBytes),
+    ...gates2Routes(options.migrationGates),
   ];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -306,10 +313,10 @@ export function createAdminHandler(options: AdminServerOptions): (req: IncomingM
       await route.read(ctx);
       return;
     }
-    if (route.write !== undefined) await runWrite(ctx, route.write);
+    if (route.write !== undefined) await runWrite(ctx, route.write, route.canary === true);
   }
 
-  async function runWrite(ctx: RequestContext, write: NonNullable<Route['write']>): Promise<void> {
+  async function runWrite(ctx: RequestContext, write: NonNullable<Route['write']>, canaryAllowed: boolean): Promise<void> {
     // Always required, even for an empty body: a browser sends a body-less cross-site POST without any type and
     // without a preflight, so accepting that would let any web page roll back routes on an open loopback API.
     const contentType = ctx.req.headers['content-type'];
@@ -331,17 +338,26 @@ export function createAdminHandler(options: AdminServerOptions): (req: IncomingM
       const message = body.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(body)'}: ${i.message}`).join('; ');
       throw new HttpError(400, message, { code: 'VALIDATION' });
     }
-    const options: WriteOptions = {
+    const writeOptions: WriteOptions = {
       who: ctx.principal.name,
       ...(body.data.reason !== undefined ? { reason: body.data.reason } : {}),
       dryRun: body.data.dryRun,
       force: body.data.force,
     };
-    const what = { who: options.who, path: ctx.url.pathname, reason: options.reason, dryRun: options.dryRun, force: options.force };
+    const what = { who: writeOptions.who, path: ctx.url.pathname, reason: writeOptions.reason, dryRun: writeOptions.dryRun, force: writeOptions.force };
+    if (body.data.canary !== undefined) {
+      if (!canaryAllowed) throw new HttpError(400, 'canary: only a batch flip (POST /v1/batches/{wave}/flip) takes a canary', { code: 'VALIDATION' });
+      if (options.migrationGates === undefined) throw new HttpError(404, 'canary flips are not enabled in this process');
+      const started = await options.migrationGates.canary.start(ctx.params[0], body.data.canary, writeOptions);
+      log.info({ ...what, canary: body.data.canary }, 'admin write: canary flip');
+      // 202: the operation runs on; GET /v1/operations/{id} shows its progress. A dry run is a plain answer.
+      sendJson(ctx.res, writeOptions.dryRun === true ? 200 : 202, started);
+      return;
+    }
     let result: OperationResult;
     try {
       // The control plane validates some input synchronously (an unknown batch throws before any promise).
-      result = await Promise.resolve().then(() => write(ctx, options));
+      result = await Promise.resolve().then(() => write(ctx, writeOptions));
     } catch (error) {
       const { error: http } = toHttpError(error);
       log.warn({ ...what, status: http.status, error: http.message }, 'admin write failed');

@@ -5,6 +5,9 @@ import { AdminApiError, AdminClient, AdminUnreachableError, type WriteRequest } 
 import { formatGateResult, runGateCommand } from './gates.ts';
 import { formatFleet } from '../fleet/format.ts';
 import { ConsumersUsageError, formatConsumers, runConsumersCommand } from './consumers.ts';
+import { CliValueError, formatBypass, formatCanary, formatTopicStatus, parseDurationMs, parseRate, runCanaryFlip } from './gates2.ts';
+import type { BypassReport } from '../gates/bypass-detector.ts';
+import type { CanaryView } from '../gates/canary.ts';
 import { formatAny, formatAudit, formatStatus, formatInventory, formatLedger, formatOperation, formatResolution, formatRoutes } from './format.ts';
 
 const USAGE = `usage: kmp <command> [options]
@@ -12,9 +15,15 @@ const USAGE = `usage: kmp <command> [options]
   serve --config FILE              run the proxy
   routes                           batches, their state and the table version
   resolve TOPIC                    the cluster a topic goes to, and the rule that chose it
-  status                           connections, in-flight and held requests, upstream health
+  status [--topic T]               connections, in-flight and held requests, upstream health; with --topic:
+                                   the topic's evidence (rates, errors, latency, event age per cluster, schema ids)
   fleet                            fleet members: lease age, applied table version, partitions led, load
   flip BATCH | --topic T           move a batch (or one topic) to the target cluster
+  flip WAVE --canary T[,T] --watch 60s --max-error-rate 0.1% [--max-p99-ms N]
+                                   flip the canary topics first, watch them, roll them back on a breach, else
+                                   flip the whole wave (progress line on stderr; exit 1 when rolled back)
+  bypass [--check]                 writes to the old cluster of moved partitions that kmp did not make
+  operations [ID]                  long-running operations (canary flips) and their progress
   rollback BATCH | --topic T | --all
                                    move a batch, a topic, or everything back to the source cluster
   promote BATCH                    make the target authoritative for a batch (rollback then needs --force)
@@ -57,6 +66,11 @@ const OPTIONS = {
   'replication-factor': { type: 'string' },
   wave: { type: 'string', short: 'w' },
   back: { type: 'boolean' },
+  canary: { type: 'string' },
+  watch: { type: 'string' },
+  'max-error-rate': { type: 'string' },
+  'max-p99-ms': { type: 'string' },
+  check: { type: 'boolean' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -68,12 +82,14 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
   serve: ['config', 'help'],
   routes: GLOBAL,
   resolve: GLOBAL,
-  status: GLOBAL,
+  status: [...GLOBAL, 'topic'],
+  bypass: [...GLOBAL, 'check'],
+  operations: GLOBAL,
   fleet: GLOBAL,
   audit: [...GLOBAL, 'limit'],
   ledger: [...GLOBAL, 'limit', 'topic'],
   inventory: [...GLOBAL, 'topic'],
-  flip: [...WRITE, 'topic'],
+  flip: [...WRITE, 'topic', 'canary', 'watch', 'max-error-rate', 'max-p99-ms'],
   rollback: [...WRITE, 'topic', 'all'],
   promote: WRITE,
   'sasl-credential': ['mechanism', 'iterations', 'help'],
@@ -153,6 +169,11 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'status': {
       expectArgs(command, args, 0);
+      if (values.topic !== undefined) {
+        const body = await client.get(`/v1/topics/${encodeURIComponent(values.topic)}/evidence`);
+        print(body, () => formatTopicStatus(body));
+        return 0;
+      }
       const status = await client.status();
       print(status, () => formatStatus(status));
       return 0;
@@ -181,9 +202,48 @@ async function main(argv: readonly string[]): Promise<number> {
       print(inventory, () => formatInventory(inventory.topics));
       return 0;
     }
+    case 'bypass': {
+      expectArgs(command, args, 0);
+      const report = (await client.get(`/v1/bypass${values.check === true ? '?check=true' : ''}`)) as BypassReport;
+      print(report, () => formatBypass(report));
+      return 0;
+    }
+    case 'operations': {
+      if (args.length > 1) throw new UsageError('operations takes at most one ID');
+      if (args.length === 1) {
+        const op = (await client.get(`/v1/operations/${encodeURIComponent(args[0])}`)) as CanaryView;
+        print(op, () => formatCanary(op));
+        return 0;
+      }
+      const list = (await client.get('/v1/operations')) as { operations: CanaryView[] };
+      print(list, () => (list.operations.length === 0 ? 'no operations' : list.operations.map((o) => formatCanary(o).split('\n')[0]).join('\n')));
+      return 0;
+    }
     case 'flip':
     case 'rollback':
     case 'promote': {
+      if (command === 'flip' && (values.canary !== undefined || values.watch !== undefined || values['max-error-rate'] !== undefined || values['max-p99-ms'] !== undefined)) {
+        const [wave] = expectArgs(command, args, 1, 'WAVE (a canary flip is a batch flip)');
+        if (values.topic !== undefined) throw new UsageError('a canary flip takes a WAVE, not --topic');
+        if (values.canary === undefined || values.watch === undefined || values['max-error-rate'] === undefined) {
+          throw new UsageError('a canary flip needs --canary T[,T], --watch DURATION and --max-error-rate RATE');
+        }
+        let canary;
+        try {
+          canary = {
+            topics: values.canary.split(',').map((t) => t.trim()).filter((t) => t !== ''),
+            watchMs: parseDurationMs('--watch', values.watch),
+            maxErrorRate: parseRate('--max-error-rate', values['max-error-rate']),
+            ...(values['max-p99-ms'] !== undefined ? { maxP99Ms: positiveInt('--max-p99-ms', values['max-p99-ms']) } : {}),
+          };
+        } catch (error) {
+          if (error instanceof CliValueError) throw new UsageError(error.message);
+          throw error;
+        }
+        const { final, body } = await runCanaryFlip(client, wave, canary, write, process.stderr);
+        print(body, () => (final === null ? formatOperation(body as Parameters<typeof formatOperation>[0]) : formatCanary(final)));
+        return final === null || final.phase === 'done' ? 0 : 1;
+      }
       const path = writePath(command, args, values.topic, values.all === true);
       const result = await client.write(path, write);
       print(result, () => formatOperation(result));

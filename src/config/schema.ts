@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { routesConfigSchema } from '../../routing/rules.ts';
+import { gatesConfigSchema } from '../gates/gates-config.ts';
 import { CLIENT_AUTH_MODES } from '../security/tls.ts';
 import { parseHostPort } from './host-port.ts';
 import { FileReference, withReferences, type Loaded } from './references.ts';
@@ -377,6 +378,8 @@ export function createConfigSchema({ baseDir }: ConfigSchemaOptions) {
           .default({}),
       })
       .default({ default: { writeBack: true, ackAfterWriteBack: false }, waves: {} }),
+    /** Bypass detection and the promotion gate (src/gates/gates-config.ts). */
+    gates: gatesConfigSchema,
   });
 }
 
