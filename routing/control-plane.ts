@@ -114,6 +114,7 @@ export class ControlPlane {
       onFirstOffset: (version, topic, partition, offset) => {
         if (this.#ledger.setFirstOffset(version, topic, partition, offset)) this.#saveFirstOffsetSoon({ version, topic, partition, offset });
       },
+      ...(options.hooks?.beforeHold !== undefined ? { beforeHold: options.hooks.beforeHold } : {}),
     });
     this.#coordinator = new MoveCoordinator({
       store,

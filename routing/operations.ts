@@ -8,6 +8,7 @@ import { planBatch, planRollbackAll, planTopic, type OperationScope, type RouteP
 import type { AuditAction, AuditTarget, LedgerEntry, RouteChange } from './route-state.ts';
 import { isValidTopicName, type CompiledRules } from './rules.ts';
 import type { RoutingSnapshot } from './switch-table.ts';
+import type { BeforeHoldHook } from './move-hooks.ts';
 
 export interface PreflightResult {
   /** Reasons to refuse (e.g. "orders: 6 partitions on source, 3 on target"). Refused unless forced. */
@@ -27,6 +28,10 @@ export interface ControlPlaneHooks {
    * the ledger. Topics the proxy has already seen are added automatically.
    */
   readonly knownTopics?: () => readonly string[] | Promise<readonly string[]>;
+  /** Checks before every move, either direction (transactions: no split group, no consume-transform-produce). */
+  readonly movePreflight?: (topics: readonly string[], from: Cluster, to: Cluster) => Promise<PreflightResult>;
+  /** Run by this instance's participant before its barrier holds (move-hooks.ts). */
+  readonly beforeHold?: BeforeHoldHook;
 }
 
 export interface WriteOptions {

@@ -15,6 +15,7 @@ import type {
 import { applyChanges, type RouteChange } from './route-state.ts';
 import type { SwitchTable } from './switch-table.ts';
 import { errorMessage } from './errors.ts';
+import type { BeforeHoldHook, MoveGuard } from './move-hooks.ts';
 
 /** Thrown into the barrier's commit step when the coordinator decided to abort: the barrier then aborts the move. */
 class CoordinatorAbort extends Error {}
@@ -43,6 +44,8 @@ export interface ParticipantOptions {
    * firstOffsetOnNew). Called synchronously from the data path's complete(): must be cheap and not throw.
    */
   readonly onFirstOffset: (version: number, topic: string, partition: number, offset: bigint) => void;
+  /** Runs before the barrier holds (transactions settle there); see move-hooks.ts. */
+  readonly beforeHold?: BeforeHoldHook;
 }
 
 export function errorToWire(error: unknown): WireError {
@@ -62,6 +65,7 @@ export class MoveParticipant {
   readonly #barrier: CutoverBarrier;
   readonly #send: (message: ParticipantMessage) => void;
   readonly #onFirstOffset: ParticipantOptions['onFirstOffset'];
+  readonly #beforeHold: BeforeHoldHook | null;
   readonly #moves = new Map<string, LocalMove>();
 
   constructor(options: ParticipantOptions) {
@@ -70,6 +74,7 @@ export class MoveParticipant {
     this.#barrier = options.barrier;
     this.#send = options.send;
     this.#onFirstOffset = options.onFirstOffset;
+    this.#beforeHold = options.beforeHold ?? null;
   }
 
   /** Everything the coordinator sends arrives here. */
@@ -126,7 +131,12 @@ export class MoveParticipant {
     const moving = (topic: string): boolean => snapshot.resolve(topic).cluster !== next.resolve(topic).cluster;
     const partitions = new Map(message.partitions.map((p) => [p.topic, p.partitions]));
     let result: MoveResult;
+    let guard: MoveGuard | null = null;
     try {
+      if (this.#beforeHold !== null) {
+        guard = await this.#beforeHold({ label: message.label, from: message.from, to: message.to, topics: message.topics, moving, signal: move.cancel.signal });
+      }
+      const held = guard;
       result = await this.#barrier.move({
         topics: message.topics,
         ...(message.holdMatching ? { matches: moving } : {}),
@@ -138,17 +148,19 @@ export class MoveParticipant {
         inDoubt: message.inDoubt,
         label: message.label,
         signal: move.cancel.signal,
-        commit: (context) => this.#awaitDecision(message, move, context),
+        commit: (context) => this.#awaitDecision(message, move, context, held),
         onFirstOffset: (event) => {
           if (move.version !== null) this.#onFirstOffset(move.version, event.topic, event.partition, event.offset);
         },
       });
     } catch (error) {
+      guard?.release(false);
       this.#moves.delete(message.moveId);
       if (error instanceof CoordinatorAbort) this.#send({ type: 'aborted', moveId: message.moveId, member: this.member });
       else this.#send({ type: 'prepare-failed', moveId: message.moveId, member: this.member, aborted: null, error: errorToWire(error) });
       return;
     }
+    guard?.release(result.outcome === 'committed');
     this.#moves.delete(message.moveId);
     if (result.outcome === 'aborted') {
       this.#send({ type: 'prepare-failed', moveId: message.moveId, member: this.member, aborted: result, error: null });
@@ -158,7 +170,7 @@ export class MoveParticipant {
   }
 
   /** The barrier's commit step: report the drain, wait for the coordinator, install on commit. */
-  #awaitDecision(message: PrepareMessage, move: LocalMove, context: CommitContext): Promise<void> {
+  #awaitDecision(message: PrepareMessage, move: LocalMove, context: CommitContext, guard: MoveGuard | null): Promise<void> {
     this.#send({
       type: 'prepared',
       moveId: message.moveId,
@@ -174,8 +186,9 @@ export class MoveParticipant {
       const early = move.early;
       if (early?.type === 'commit') resolve(early);
       else if (early?.type === 'abort') reject(new CoordinatorAbort(early.reason));
-    }).then((commit) => {
+    }).then(async (commit) => {
       move.version = commit.version;
+      await guard?.beforeSwitch?.();
       this.#swap(commit.version, commit.changes);
     });
   }

@@ -122,6 +122,10 @@ export class WritePipeline {
       if (move !== null && move.to === 'target' && this.#o.hooks.preflight !== undefined) {
         preflight = await this.#o.hooks.preflight(topics, move.to);
       }
+      if (move !== null && this.#o.hooks.movePreflight !== undefined) {
+        const more = await this.#o.hooks.movePreflight(topics, move.from, move.to);
+        preflight = { refusals: [...(preflight?.refusals ?? []), ...more.refusals], warnings: [...(preflight?.warnings ?? []), ...more.warnings] };
+      }
     } catch (error) {
       await record('refused', plan.changes, { error: `pre-flight failed: ${errorMessage(error)}`, topics });
       if (error instanceof RoutingError) throw error;

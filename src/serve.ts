@@ -26,6 +26,7 @@ import type { Cluster } from '../routing/cluster.ts';
 import { createPreflight } from './preflight.ts';
 import { ErrorCode } from '../protocol/kafka-errors.ts';
 import { ClusterHealth, readinessOf } from './cluster-health.ts';
+import { createTransactionSupport, type TransactionSupport } from './transactions/setup.ts';
 
 export interface RunningProxy {
   readonly port: number;
@@ -88,6 +89,8 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     batches: config.routes.batches,
     auditFile: `${config.state.file}.prepare-audit.jsonl`,
   }, clusters, log);
+  // Built once the producer-id map exists (below); the control plane's hooks reach it late.
+  let transactions: TransactionSupport | null = null;
   const controlPlane = await createControlPlane({
     rules: config.routes,
     store: new FileStateStore(config.state.file),
@@ -95,6 +98,8 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     maxHeldRequests: config.flip.maxHeldRequests,
     hooks: {
       preflight: gates.preflight(createPreflight(clusters)),
+      movePreflight: async (topics, from, to) => transactions?.guard.preflight(topics, from, to) ?? { refusals: [], warnings: [] },
+      beforeHold: async (move) => (transactions === null ? null : await transactions.guard.beforeHold(move)),
       partitionsOf: async (topic) => {
         for (const c of ['source', 'target'] as const) {
           const meta = await clusters[c].topic(topic).catch(() => null);
@@ -123,6 +128,20 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     movedBefore: (topic) => movedBefore.has(topic),
   });
 
+  const otherCluster: Cluster = defaultCluster === 'source' ? 'target' : 'source';
+  let clusterOrder = (): readonly Cluster[] => [defaultCluster, otherCluster];
+  transactions = createTransactionSupport({
+    clusters,
+    producerIds,
+    clusterOf: (topic) => controlPlane.resolve(topic).cluster,
+    clusterOrder: () => clusterOrder(),
+    stateFile: `${config.state.file}.transactions.jsonl`,
+    drainMs: config.flip.transactionDrainMs,
+    registry: metrics.registry,
+    log,
+  });
+  const txn = transactions;
+
   const apiVersions = new ApiVersionTable(
     () => [clusters.source.versions, clusters.target.versions],
     () => clusters.source.versionsGeneration + clusters.target.versionsGeneration,
@@ -145,6 +164,8 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     apiVersions,
     metrics,
     inventory: gates.inventory,
+    transactions: true,
+    produceConcerns: [txn.concern],
   };
 
   // Upstream clusters: keep trying in the background; /readyz says when both answered Metadata.
@@ -185,13 +206,13 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   const requestMemory = new RequestMemoryBudget(limits.maxBufferedRequestBytes);
   const connectionWarnings = new RateLimitedLog();
   // New producers get their pid from a cluster that is up, the default one first (init-producer-id.ts).
+  clusterOrder = () => {
+    const order: Cluster[] = [defaultCluster, otherCluster];
+    return [...order.filter((c) => clusterHealth.state(c) !== 'down'), ...order.filter((c) => clusterHealth.state(c) === 'down')];
+  };
   const dispatch = createDispatcher(px, advertised, {
-    initProducerId: {
-      clusterOrder: () => {
-        const order: Cluster[] = [defaultCluster, defaultCluster === 'source' ? 'target' : 'source'];
-        return [...order.filter((c) => clusterHealth.state(c) !== 'down'), ...order.filter((c) => clusterHealth.state(c) === 'down')];
-      },
-    },
+    initProducerId: { clusterOrder },
+    transactions: txn.handlers,
   });
   const listenerSpecs = [
     { name: 'default', listen: config.proxy.listen, advertised: config.proxy.advertised, tls: config.proxy.tls, sasl: config.proxy.sasl },
@@ -294,6 +315,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     logger: log,
     inventory: () => px.inventory?.topics() ?? [],
     gates: gates.bind((topic) => controlPlane.resolve(topic)),
+    transactions: () => ({ transactionalIds: txn.router.inventory(), flips: txn.guard.history }),
     ...(config.admin.tls !== undefined ? { tls: config.admin.tls } : {}),
   });
 
