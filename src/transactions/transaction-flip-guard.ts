@@ -95,24 +95,24 @@ export class TransactionFlipGuard {
       if (this.#active.delete(flip)) release();
     };
     const started = performance.now();
-    const record = (outcome: FlipWait['outcome'], waitedFor: string[], rehomed: string[] = []): void => {
-      const waitedMs = Math.round(performance.now() - started);
+    const record = (outcome: FlipWait['outcome'], waitedMs: number, waitedFor: string[], rehomed: string[]): void => {
       this.history.push({ label: move.label, waitedMs, waitedFor, outcome, rehomed });
       if (this.history.length > 100) this.history.shift();
       this.#router.metrics?.flipWaitSeconds.observe({ outcome }, waitedMs / 1000);
     };
-    let waitedFor: string[] = [];
+    let waitedFor: string[];
     try {
       waitedFor = await this.#drain(move, started);
     } catch (err) {
       done();
-      record(move.signal.aborted ? 'cancelled' : err instanceof RoutingError ? 'timeout' : 'error', waitedFor);
+      record(move.signal.aborted ? 'cancelled' : err instanceof RoutingError ? 'timeout' : 'error', Math.round(performance.now() - started), [], []);
       throw err;
     }
+    const waitedMs = Math.round(performance.now() - started);
+    const rehomed: string[] = [];
     const affected = [...this.#router.all()].filter((p) => p.home === move.from && p.coupledTopics.size > 0 && [...p.coupledTopics].every((t) => move.moving(t) || this.#router.clusterOf(t) === move.to));
     return {
       beforeSwitch: async () => {
-        const rehomed: string[] = [];
         await Promise.all(affected.map((p) => this.#router.locked(p.transactionalId, async () => {
           if (p.state !== 'ready' || p.home !== move.from) return;
           try {
@@ -123,10 +123,9 @@ export class TransactionFlipGuard {
             this.#router.log.warn({ transactionalId: p.transactionalId, err: String(err) }, 'flip: could not move the transactional id now; its next transaction will');
           }
         })));
-        record('ok', waitedFor, rehomed.sort());
       },
-      release: (committed) => {
-        if (!committed && this.history.at(-1)?.label !== move.label) record('ok', waitedFor);
+      release: () => {
+        record('ok', waitedMs, waitedFor, rehomed.sort());
         done();
       },
     };
