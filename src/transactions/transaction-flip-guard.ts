@@ -135,7 +135,7 @@ export class TransactionFlipGuard {
   async #drain(move: MoveHookInput, started: number): Promise<string[]> {
     const deadline = started + this.#drainMs;
     const waitedFor = new Set<string>();
-    const openOnes = (): TransactionalProducer[] => [...this.#router.all()].filter((p) => p.state !== 'ready' && [...p.topicsInTransaction].some((t) => move.moving(t)));
+    const openOnes = (): TransactionalProducer[] => [...this.#router.all()].filter((p) => p.touches(move.moving));
     for (;;) {
       const open = openOnes();
       if (open.length === 0) break;

@@ -85,6 +85,7 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
     const bad = checkIds(p, req.v3AndBelowProducerId, req.v3AndBelowProducerEpoch, fenceError(version, 2));
     if (bad !== null || p === undefined) return answer(() => bad ?? ErrorCode.INVALID_PRODUCER_ID_MAPPING);
     const topics = req.v3AndBelowTopics.map((t) => t.name);
+    let finishStart: (() => void) | null = null;
     const proceed = (): Promise<void> => router.locked(id, async () => {
       if (p.clientEpoch !== req.v3AndBelowProducerEpoch) return answer(() => fenceError(version, 2));
       const starting = p.state === 'ready';
@@ -108,6 +109,7 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
       }, (r) => r.resultsByTopicV3AndBelow[0]?.resultsByPartition[0]?.partitionErrorCode ?? ErrorCode.NONE);
       const now = performance.now();
       for (const t of res.resultsByTopicV3AndBelow) for (const r of t.resultsByPartition) if (r.partitionErrorCode === ErrorCode.NONE) p.added(t.name, r.partitionIndex, now);
+      ctx.connection.log.debug({ transactionalId: id, home: p.home, state: p.state, partitions: p.partitions.size, upstreamEpoch: p.upstream.producerEpoch }, 'AddPartitionsToTxn answered');
       if (starting && p.state === 'open') {
         router.metrics?.startedOn(p.home);
         router.changed();
@@ -117,10 +119,23 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
     }).catch((err: unknown) => {
       failed(ctx, err, 'AddPartitionsToTxn');
       answer(() => ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    }).finally(() => {
+      finishStart?.();
+      router.changed();
     });
-    const held = guard.holdStart(p, topics);
-    if (held === null) void proceed();
-    else void held.then(proceed);
+    // Registered synchronously once past the guard, so a flip that starts while this request is still being
+    // served waits for it (and then for the transaction it opens).
+    const admitted = (): void => {
+      finishStart = p.beginStart(topics);
+      void proceed();
+    };
+    // Released by one flip, the start checks again: another flip may have started meanwhile.
+    const tryStart = (): void => {
+      const held = guard.holdStart(p, topics);
+      if (held === null) admitted();
+      else void held.then(tryStart);
+    };
+    tryStart();
   };
 
   const addOffsetsToTxn: Handler = (ctx, respond) => {
@@ -165,7 +180,10 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
     if (bad !== null || p === undefined) return answer(bad ?? ErrorCode.INVALID_PRODUCER_ID_MAPPING);
     void router.locked(req.transactionalId, async () => {
       // Nothing was added: there is nothing to end upstream (clients usually skip EndTxn then).
-      if (p.state === 'ready') return answer(ErrorCode.NONE);
+      if (p.state === 'ready') {
+        ctx.connection.log.debug({ transactionalId: req.transactionalId, committed: req.committed }, 'EndTxn answered by kmp: no transaction open');
+        return answer(ErrorCode.NONE);
+      }
       p.state = 'ending';
       const home = p.home;
       let res;
@@ -191,6 +209,7 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
         p.state = 'open';
       }
       router.changed();
+      ctx.connection.log.debug({ transactionalId: req.transactionalId, committed: req.committed, home, errorCode: res.errorCode }, 'EndTxn answered');
       answer(res.errorCode, res.throttleTimeMs);
     }).catch((err: unknown) => {
       failed(ctx, err, 'EndTxn');

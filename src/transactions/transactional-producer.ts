@@ -41,6 +41,11 @@ export class TransactionalProducer {
   readonly coupledTopics = new Set<string>();
   /** Consumer groups whose offsets the id commits in its transactions (consume-transform-produce). */
   readonly groups = new Set<string>();
+  /**
+   * Topics of AddPartitionsToTxn / AddOffsetsToTxn requests admitted past the flip guard and not answered yet: a
+   * flip that starts meanwhile must wait for them as for an open transaction.
+   */
+  readonly startingTopics = new Map<string, number>();
   committed = 0;
   aborted = 0;
   /**
@@ -81,6 +86,24 @@ export class TransactionalProducer {
     }
     // Sequences wrap from Int32.MAX_VALUE to 0, on the client and on the broker alike.
     return (((clientSequence - base) % SEQUENCE_SPACE) + SEQUENCE_SPACE) % SEQUENCE_SPACE;
+  }
+
+  /** Whether the open or starting transaction touches a topic `moving` says moves. */
+  touches(moving: (topic: string) => boolean): boolean {
+    if (this.state !== 'ready') for (const t of this.topicsInTransaction) if (moving(t)) return true;
+    for (const t of this.startingTopics.keys()) if (moving(t)) return true;
+    return false;
+  }
+
+  beginStart(topics: readonly string[]): () => void {
+    for (const t of topics) this.startingTopics.set(t, (this.startingTopics.get(t) ?? 0) + 1);
+    return () => {
+      for (const t of topics) {
+        const n = (this.startingTopics.get(t) ?? 1) - 1;
+        if (n === 0) this.startingTopics.delete(t);
+        else this.startingTopics.set(t, n);
+      }
+    };
   }
 
   hasPartition(topic: string, partition: number): boolean {

@@ -8,6 +8,7 @@
 //   OPEN <label> <topic>:<key>:<value> ...                  begins, sends, flushes, leaves the transaction open
 //   END <label> <commit|abort>                              ends the open transaction
 //   SLEEP <ms>
+//   STOP                                                    ends a running LOOP after its current transaction
 //   CTP <group> <inputTopic> <outputTopic> <records>        consume-transform-produce with sendOffsetsToTransaction
 // Output lines: COMMITTED <label> | ABORTED <label> | FAILED <label> <exception class>: <message> |
 //   RECOVERED <label> (abortTransaction() after an abortable error) | FATAL <label> <exception> (then exits 3)
@@ -39,6 +40,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
 public class KmpTxnProducer {
   static KafkaProducer<String, String> producer;
   static String bootstrap;
+  static volatile boolean stopRequested = false;
+  static final java.util.concurrent.LinkedBlockingQueue<String> lines = new java.util.concurrent.LinkedBlockingQueue<>();
+  static final String EOF_LINE = "\u0000EOF";
 
   public static void main(String[] args) throws Exception {
     bootstrap = args[0];
@@ -57,9 +61,23 @@ public class KmpTxnProducer {
     producer.initTransactions();
     System.out.println("READY");
     System.out.flush();
-    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    // Lines are read on their own thread so that STOP reaches a LOOP that is running.
+    Thread reader = new Thread(() -> {
+      try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+        String l;
+        while ((l = in.readLine()) != null) {
+          if (l.trim().equals("STOP")) stopRequested = true;
+          else lines.put(l);
+        }
+      } catch (Exception ignored) {
+        // stdin closed
+      }
+      lines.add(EOF_LINE);
+    });
+    reader.setDaemon(true);
+    reader.start();
     String line;
-    while ((line = in.readLine()) != null) {
+    while (!(line = lines.take()).equals(EOF_LINE)) {
       String[] w = line.trim().split("\\s+");
       if (w.length == 0 || w[0].isEmpty()) continue;
       switch (w[0]) {
@@ -141,7 +159,7 @@ public class KmpTxnProducer {
   }
 
   static void loop(int count, String[] topics, int perTopic, int abortEvery, long pauseMs, String id) throws InterruptedException {
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; i < count && !stopRequested; i++) {
       String label = id + "|" + i;
       boolean commit = abortEvery == 0 || (i + 1) % abortEvery != 0;
       String[] specs = new String[topics.length * perTopic];
