@@ -28,7 +28,7 @@ export class MemoryTransactionStore implements TransactionStore {
   load(): TransactionalProducer[] {
     return [];
   }
-  async save(): Promise<void> {}
+  async save(_p: TransactionalProducer): Promise<void> {}
 }
 
 export class FileTransactionStore implements TransactionStore {
