@@ -36,7 +36,8 @@ export const PROXY_APIS: readonly ProxyApi[] = [
   { apiKey: ApiKey.AddPartitionsToTxn, min: 0, max: 3 },
   { apiKey: ApiKey.AddOffsetsToTxn, min: 0, max: 4 },
   { apiKey: ApiKey.EndTxn, min: 0, max: 4 },
-  { apiKey: ApiKey.TxnOffsetCommit, min: 0, max: 5 },
+  // TxnOffsetCommit v5 adds offsets without AddOffsetsToTxn under transaction version 2: stop at v4.
+  { apiKey: ApiKey.TxnOffsetCommit, min: 0, max: 4 },
 ];
 
 export interface AdvertisedApi {

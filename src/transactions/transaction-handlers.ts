@@ -231,6 +231,10 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
     const bad = checkIds(p, req.producerId, req.producerEpoch, fenceError(version, 3));
     if (bad !== null || p === undefined) return answer(bad ?? ErrorCode.INVALID_PRODUCER_ID_MAPPING);
     // To the group coordinator of the home cluster: the offsets commit with the transaction that runs there.
+    if (!p.groups.has(req.groupId)) {
+      p.groups.add(req.groupId);
+      void router.persist(p).catch(() => undefined);
+    }
     router.upstream.send(p.home, CoordinatorKeyType.GROUP, req.groupId, ApiKey.TxnOffsetCommit, version, {
       ...req,
       producerId: p.upstream.producerId,
