@@ -119,10 +119,13 @@ export interface CommittedRecord {
 export async function readCommitted(cluster: ClusterName, topic: string, idleMs = 2_500): Promise<CommittedRecord[]> {
   const kafka = new rdkafka.KafkaJS.Kafka({ kafkaJS: { brokers: [bootstrapOf(cluster)], logLevel: rdkafka.KafkaJS.logLevel.NOTHING } });
   const consumer = kafka.consumer({ 'isolation.level': 'read_committed', kafkaJS: { groupId: `kmp-test-${randomUUID()}`, fromBeginning: true, autoCommit: false } });
-  await consumer.connect();
+  // librdkafka's callbacks do not keep Node's event loop alive: without a timer of our own, a test waiting only on
+  // connect() or disconnect() can be cancelled as "still pending but the event loop has already resolved".
+  const keepAlive = setInterval(() => undefined, 1_000);
   const out: CommittedRecord[] = [];
   let last = Date.now();
   try {
+    await consumer.connect();
     await consumer.subscribe({ topic });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
@@ -133,7 +136,7 @@ export async function readCommitted(cluster: ClusterName, topic: string, idleMs 
     const started = Date.now();
     while (Date.now() - last < idleMs || Date.now() - started < idleMs + 3_000) await new Promise((r) => setTimeout(r, 200));
   } finally {
-    await consumer.disconnect();
+    await consumer.disconnect().finally(() => clearInterval(keepAlive));
   }
   return out;
 }
