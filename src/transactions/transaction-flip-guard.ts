@@ -34,7 +34,8 @@ export interface FlipWait {
   label: string;
   waitedMs: number;
   waitedFor: string[];
-  outcome: 'ok' | 'timeout' | 'cancelled' | 'error';
+  /** ok: drained and switched; move-aborted: drained, then the move failed elsewhere (barrier, store). */
+  outcome: 'ok' | 'move-aborted' | 'timeout' | 'cancelled' | 'error';
   rehomed: string[];
 }
 
@@ -124,8 +125,8 @@ export class TransactionFlipGuard {
           }
         })));
       },
-      release: () => {
-        record('ok', waitedMs, waitedFor, rehomed.sort());
+      release: (committed) => {
+        record(committed ? 'ok' : 'move-aborted', waitedMs, waitedFor, rehomed.sort());
         done();
       },
     };

@@ -1,8 +1,9 @@
 // Transactional producers of three clients (Java KafkaProducer, kafkajs, librdkafka through
 // @confluentinc/kafka-javascript) write through kmp while a wave is flipped and rolled back ten times. Read straight
 // from both clusters with read_committed consumers: every committed transaction is visible exactly once, all of it
-// on one cluster; no aborted transaction is visible anywhere; no client saw a fatal error; and no transaction is
-// left open on either cluster (DescribeProducers).
+// on one cluster; no aborted transaction is visible anywhere; each producer's transactions keep their order per
+// partition and switch cluster at most once per move; no client saw a fatal error; and no transaction is left open
+// on either cluster (DescribeProducers).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import rdkafka from '@confluentinc/kafka-javascript';
@@ -137,6 +138,27 @@ test('transactions of Java, kafkajs and librdkafka producers across 10 moves: co
     }
     for (const label of [...out.aborted, ...out.recovered]) assert.equal(byLabel.get(label), undefined, `${name} ${label}: aborted but visible`);
     t.diagnostic(`${name}: ${out.committed.size} committed, ${out.aborted.size} aborted, ${out.recovered.size} aborted after an error`);
+  }
+  // Order: on each cluster a producer's transactions appear in its order per partition, and across clusters its
+  // transactions form at most one run per move (never interleaved between the clusters).
+  const runs = new Map<string, { cluster: string; i: number }[]>();
+  const lastOnPartition = new Map<string, { i: number; offset: bigint }>();
+  for (const { cluster, topic, r } of [...records].sort((a, b) => (a.r.offset < b.r.offset ? -1 : 1))) {
+    const [name, index] = r.value.split('|');
+    const i = Number(index);
+    const key = `${cluster}/${topic}/${r.partition}/${name}`;
+    const prev = lastOnPartition.get(key);
+    assert.ok(prev === undefined || prev.i <= i, `${key}: transaction ${i} at offset ${r.offset} after transaction ${prev?.i} at ${prev?.offset}`);
+    lastOnPartition.set(key, { i, offset: r.offset });
+    let list = runs.get(name);
+    if (list === undefined) runs.set(name, (list = []));
+    list.push({ cluster, i });
+  }
+  for (const [name, list] of runs) {
+    const byIndex = [...new Map(list.map((x) => [x.i, x.cluster])).entries()].sort((a, b) => a[0] - b[0]);
+    let changes = 0;
+    for (let k = 1; k < byIndex.length; k++) if (byIndex[k][1] !== byIndex[k - 1][1]) changes++;
+    assert.ok(changes <= MOVES, `${name}: its transactions switch cluster ${changes} times over ${MOVES} moves`);
   }
   const known = new Set([...javaOut.committed, ...kjsOut.committed, ...rdkOut.committed]);
   for (const label of byLabel.keys()) assert.ok(known.has(label), `${label} is visible but was never reported committed`);

@@ -29,6 +29,7 @@ class FakeUpstream extends TransactionUpstream {
   #next = 100n;
 
   constructor() {
+    // Every method that would reach a cluster is overridden below: no cluster client is ever used.
     super({} as Record<Cluster, ClusterClient>);
   }
 
