@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { AdminApiError, AdminClient, AdminUnreachableError, type WriteRequest } from './admin-client.ts';
 import { formatGateResult, runGateCommand } from './gates.ts';
+import { formatTransactions, type TransactionsView } from '../transactions/format.ts';
 import { formatAny, formatAudit, formatStatus, formatInventory, formatLedger, formatOperation, formatResolution, formatRoutes } from './format.ts';
 
 const USAGE = `usage: kmp <command> [options]
@@ -18,6 +19,7 @@ const USAGE = `usage: kmp <command> [options]
   audit [--limit N]                who changed what, when and why
   ledger [--topic T] [--limit N]   per-partition offsets at every move
   inventory [--topic T]            which producers (client id, software) write to which topics
+  transactions                     transactional ids: home cluster, state, coupled topics; flip waits
   prepare WAVE [--apply] [--replication-factor N]
                                    what the target lacks for a wave; --apply creates the missing topics
   schemas WAVE                     the schema gate for a wave: ids in use vs. the target registry
@@ -64,6 +66,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
   audit: [...GLOBAL, 'limit'],
   ledger: [...GLOBAL, 'limit', 'topic'],
   inventory: [...GLOBAL, 'topic'],
+  transactions: GLOBAL,
   flip: [...WRITE, 'topic'],
   rollback: [...WRITE, 'topic', 'all'],
   promote: WRITE,
@@ -163,6 +166,12 @@ async function main(argv: readonly string[]): Promise<number> {
       expectArgs(command, args, 0);
       const inventory = await client.inventory(values.topic);
       print(inventory, () => formatInventory(inventory.topics));
+      return 0;
+    }
+    case 'transactions': {
+      expectArgs(command, args, 0);
+      const view = (await client.get('/v1/transactions')) as TransactionsView;
+      print(view, () => formatTransactions(view));
       return 0;
     }
     case 'flip':

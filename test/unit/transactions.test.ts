@@ -216,3 +216,37 @@ test('Produce concern: refuses what is not in the transaction or routed elsewher
   later.cluster = 'target';
   assert.match((concern.mapProducer!(later) as { message: string }).message, /routed to target/);
 });
+
+test('the transaction store keeps the newest line per id, compacts at load and skips a torn last line', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kmp-txn-store-')), 'state.transactions.jsonl');
+  const { FileTransactionStore } = await import('../../src/transactions/transaction-store.ts');
+  const store = new FileTransactionStore(file);
+  const p = new TransactionalProducer({ transactionalId: 'app', clientProducerId: 7n, clientEpoch: 2, home: 'source', upstream: { producerId: 7n, producerEpoch: 2 }, transactionTimeoutMs: 60_000 });
+  await store.save(p);
+  p.newHomePeriod('target', { producerId: 900n, producerEpoch: 0 });
+  p.coupledTopics.add('orders');
+  p.groups.add('g');
+  await store.save(p);
+  fs.appendFileSync(file, '{"transactionalId":"torn"');
+  const [loaded, ...rest] = new FileTransactionStore(file).load();
+  assert.equal(rest.length, 0);
+  assert.deepEqual(
+    [loaded.transactionalId, loaded.clientProducerId, loaded.clientEpoch, loaded.home, loaded.upstream, [...loaded.coupledTopics], [...loaded.groups]],
+    ['app', 7n, 2, 'target', { producerId: 900n, producerEpoch: 0 }, ['orders'], ['g']],
+  );
+  assert.equal(fs.readFileSync(file, 'utf8').trim().split('\n').length, 1, 'compacted to one line per id');
+});
+
+test('kmp transactions: a row per id and per flip', async () => {
+  const { formatTransactions } = await import('../../src/transactions/format.ts');
+  const text = formatTransactions({
+    transactionalIds: [{ transactionalId: 'app', homeCluster: 'target', state: 'open', openForMs: 120, partitionsInTransaction: 2, coupledTopics: ['a', 'b'], commitsOffsets: true, groups: ['g'], committed: 3, aborted: 1, producerId: '7', producerEpoch: 0 }],
+    flips: [{ label: 'flip of batch "w"', waitedMs: 40, waitedFor: ['app'], outcome: 'ok', rehomed: ['app'] }],
+  });
+  assert.match(text, /app\s+target\s+open\s+120 ms\s+a,b\s+yes \(g\)\s+3\s+1/);
+  assert.match(text, /flip of batch "w"\s+ok\s+40 ms\s+app\s+app/);
+  assert.equal(formatTransactions({ transactionalIds: [], flips: [] }), 'no transactional producers seen yet');
+});
