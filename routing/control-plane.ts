@@ -139,6 +139,7 @@ export class ControlPlane {
       errors: this.moveErrors,
       ...(options.hooks?.warmUp !== undefined ? { warmUp: options.hooks.warmUp } : {}),
       ...(options.warmUpTimeoutMs !== undefined ? { warmUpTimeoutMs: options.warmUpTimeoutMs } : {}),
+      ...(options.hooks?.beforeHold !== undefined ? { beforeHold: options.hooks.beforeHold } : {}),
     });
     this.#coordinator = new MoveCoordinator({
       store,

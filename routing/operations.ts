@@ -10,6 +10,7 @@ import { isValidTopicName, type CompiledRules } from './rules.ts';
 import type { RoutingSnapshot } from './switch-table.ts';
 import type { PartitionErrorCount } from './move-errors.ts';
 import type { WarmUp, WarmUpReport } from './warm-up.ts';
+import type { BeforeHoldHook } from './move-hooks.ts';
 
 export interface PreflightResult {
   /** Reasons to refuse (e.g. "orders: 6 partitions on source, 3 on target"). Refused unless forced. */
@@ -42,6 +43,10 @@ export interface ControlPlaneHooks {
    * …). Refusals block the promote unless forced, exactly like a flip's pre-flight. May throw (503).
    */
   readonly promotePreflight?: (batch: string) => Promise<PreflightResult>;
+  /** Checks before every move, either direction (transactions: no split group, no consume-transform-produce). */
+  readonly movePreflight?: (topics: readonly string[], from: Cluster, to: Cluster) => Promise<PreflightResult>;
+  /** Run by this instance's participant before its barrier holds (move-hooks.ts). */
+  readonly beforeHold?: BeforeHoldHook;
 }
 
 export interface WriteOptions {

@@ -23,6 +23,7 @@ import type { SwitchTable } from './switch-table.ts';
 import { errorMessage } from './errors.ts';
 import { MoveErrorWatch, type MoveErrorWindow } from './move-errors.ts';
 import { WarmUpError, type WarmUp, type WarmUpReport } from './warm-up.ts';
+import type { BeforeHoldHook, MoveGuard } from './move-hooks.ts';
 
 /** Thrown into the barrier's commit step when the coordinator decided to abort: the barrier then aborts the move. */
 class CoordinatorAbort extends Error {}
@@ -62,6 +63,8 @@ export interface ParticipantOptions {
    * belong to the move). Normally one round trip to the new cluster. Default 2 000 ms.
    */
   readonly releaseSettleMaxMs?: number;
+  /** Runs before the barrier holds (transactions settle there); see move-hooks.ts. */
+  readonly beforeHold?: BeforeHoldHook;
 }
 
 export function errorToWire(error: unknown): WireError {
@@ -85,6 +88,7 @@ export class MoveParticipant {
   readonly #errors: MoveErrorWatch;
   readonly #warmUpTimeoutMs: number | null;
   readonly #releaseSettleMaxMs: number;
+  readonly #beforeHold: BeforeHoldHook | null;
   readonly #moves = new Map<string, LocalMove>();
   /** Moves this member has finished: a redelivered prepare of one of them must not start a hold no one decides. */
   readonly #finished = new Set<string>();
@@ -99,6 +103,7 @@ export class MoveParticipant {
     this.#errors = options.errors ?? new MoveErrorWatch();
     this.#warmUpTimeoutMs = options.warmUpTimeoutMs ?? null;
     this.#releaseSettleMaxMs = options.releaseSettleMaxMs ?? 2_000;
+    this.#beforeHold = options.beforeHold ?? null;
   }
 
   /** Everything the coordinator sends arrives here. */
@@ -168,14 +173,19 @@ export class MoveParticipant {
     } catch (error) {
       // Nothing is held yet: the route stays and producers never noticed. The coordinator aborts the others.
       window.close();
-      this.#moves.delete(message.moveId);
+      this.#finish(message.moveId);
       this.#send({ type: 'prepare-failed', moveId: message.moveId, member: this.member, aborted: null, error: errorToWire(error) });
       return;
     }
     let releaseSettled: () => void = () => undefined;
     const settled = new Promise<void>((resolve) => (releaseSettled = resolve));
     let result: MoveResult;
+    let guard: MoveGuard | null = null;
     try {
+      if (this.#beforeHold !== null) {
+        guard = await this.#beforeHold({ label: message.label, from: message.from, to: message.to, topics: message.topics, moving, signal: move.cancel.signal });
+      }
+      const held = guard;
       result = await this.#barrier.move({
         topics: message.topics,
         ...(message.holdMatching ? { matches: moving } : {}),
@@ -187,19 +197,21 @@ export class MoveParticipant {
         inDoubt: message.inDoubt,
         label: message.label,
         signal: move.cancel.signal,
-        commit: (context) => this.#awaitDecision(message, move, context, window),
+        commit: (context) => this.#awaitDecision(message, move, context, window, held),
         onFirstOffset: (event) => {
           if (move.version !== null) this.#onFirstOffset(move.version, event.topic, event.partition, event.offset);
         },
         onReleaseSettled: () => releaseSettled(),
       });
     } catch (error) {
+      guard?.release(false);
       window.close();
       this.#finish(message.moveId);
       if (error instanceof CoordinatorAbort) this.#send({ type: 'aborted', moveId: message.moveId, member: this.member });
       else this.#send({ type: 'prepare-failed', moveId: message.moveId, member: this.member, aborted: null, error: errorToWire(error) });
       return;
     }
+    guard?.release(result.outcome === 'committed');
     // The released requests are on their way (nothing here delays them); their answers close the error window.
     await this.#afterRelease(settled);
     result = { ...result, partitionErrors: window.close(), warmUp };
@@ -265,7 +277,7 @@ export class MoveParticipant {
   }
 
   /** The barrier's commit step: report the drain, wait for the coordinator, install on commit. */
-  #awaitDecision(message: PrepareMessage, move: LocalMove, context: CommitContext, window: MoveErrorWindow): Promise<number> {
+  #awaitDecision(message: PrepareMessage, move: LocalMove, context: CommitContext, window: MoveErrorWindow, guard: MoveGuard | null): Promise<number> {
     this.#send({
       type: 'prepared',
       moveId: message.moveId,
@@ -282,8 +294,9 @@ export class MoveParticipant {
       const early = move.early;
       if (early?.type === 'commit') resolve(early);
       else if (early?.type === 'abort') reject(new CoordinatorAbort(early.reason));
-    }).then((commit) => {
+    }).then(async (commit) => {
       move.version = commit.version;
+      await guard?.beforeSwitch?.();
       this.#swap(commit.version, commit.changes);
       return commit.version;
     });

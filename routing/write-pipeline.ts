@@ -136,6 +136,10 @@ export class WritePipeline {
         }
         if (gates.length > 0) preflight = { refusals: gates.flatMap((g) => g.refusals), warnings: gates.flatMap((g) => g.warnings) };
       }
+      if (move !== null && this.#o.hooks.movePreflight !== undefined) {
+        const more = await this.#o.hooks.movePreflight(topics, move.from, move.to);
+        preflight = { refusals: [...(preflight?.refusals ?? []), ...more.refusals], warnings: [...(preflight?.warnings ?? []), ...more.warnings] };
+      }
     } catch (error) {
       await record('refused', plan.changes, { error: `pre-flight failed: ${errorMessage(error)}`, topics });
       if (error instanceof RoutingError) throw error;

@@ -35,6 +35,7 @@ import { ClusterHealth, readinessOf } from './cluster-health.ts';
 import { createWriteBack } from './writeback/setup.ts';
 import { startFleetRuntime } from './fleet/setup.ts';
 import { leadershipConcern } from './fleet/leadership-concern.ts';
+import { createTransactionSupport, type TransactionSupport } from './transactions/setup.ts';
 
 export interface RunningProxy {
   readonly port: number;
@@ -121,6 +122,8 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   const migration = createMigrationGates({ config: config.gates, batches: config.routes.batches, clusters, metrics, log });
   // The write-back writes to the source under its own producer ids: expected there, never a bypass.
   migration.attribution.addExpected('write-back', (cluster) => (cluster === 'source' ? [...writeBack.syncMap.partitions()].map((p) => p.producerId) : []));
+  // Built once the producer-id map exists (below); the control plane's hooks reach it late.
+  let transactions: TransactionSupport | null = null;
   const controlPlane = await createControlPlane({
     rules: config.routes,
     store,
@@ -136,6 +139,8 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       },
       preflight: gates.preflight(createPreflight(clusters)),
       promotePreflight: migration.promotePreflight,
+      movePreflight: async (topics, from, to) => transactions?.guard.preflight(topics, from, to) ?? { refusals: [], warnings: [] },
+      beforeHold: async (move) => (transactions === null ? null : await transactions.guard.beforeHold(move)),
       partitionsOf: async (topic) => {
         for (const c of ['source', 'target'] as const) {
           const meta = await clusters[c].topic(topic).catch(() => null);
@@ -174,6 +179,19 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   // Produce path answers is counted in the move that covers its topic (routing/move-errors.ts).
   const recentProducers = new RecentProducers();
   const warmUp = createWarmUp({ clusters, producerIds, recentProducers });
+  const otherCluster: Cluster = defaultCluster === 'source' ? 'target' : 'source';
+  let clusterOrder = (): readonly Cluster[] => [defaultCluster, otherCluster];
+  transactions = createTransactionSupport({
+    clusters,
+    producerIds,
+    clusterOf: (topic) => controlPlane.resolve(topic).cluster,
+    clusterOrder: () => clusterOrder(),
+    stateFile: `${config.state.file}.transactions.jsonl`,
+    drainMs: config.flip.transactionDrainMs,
+    registry: metrics.registry,
+    log,
+  });
+  const txn = transactions;
 
   const apiVersions = new ApiVersionTable(
     () => [clusters.source.versions, clusters.target.versions],
@@ -202,9 +220,12 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     apiVersions,
     metrics,
     inventory: gates.inventory,
-    // Leadership first: a partition this instance does not lead is refused before anything else sees it.
+    transactions: true,
+    // Leadership first: a partition this instance does not lead is refused before anything else sees it; then
+    // the transaction scope (a transactional batch outside its open transaction or home cluster is refused).
     produceConcerns: [
       ...(fleet === null ? [] : [leadershipConcern(fleet.membership)]),
+      txn.concern,
       ...migration.produceConcerns,
       recentProducers,
       moveErrorConcern(controlPlane.moveErrors),
@@ -255,13 +276,13 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
   const requestMemory = new RequestMemoryBudget(limits.maxBufferedRequestBytes);
   const connectionWarnings = new RateLimitedLog();
   // New producers get their pid from a cluster that is up, the default one first (init-producer-id.ts).
+  clusterOrder = () => {
+    const order: Cluster[] = [defaultCluster, otherCluster];
+    return [...order.filter((c) => clusterHealth.state(c) !== 'down'), ...order.filter((c) => clusterHealth.state(c) === 'down')];
+  };
   const dispatch = createDispatcher(px, advertised, {
-    initProducerId: {
-      clusterOrder: () => {
-        const order: Cluster[] = [defaultCluster, defaultCluster === 'source' ? 'target' : 'source'];
-        return [...order.filter((c) => clusterHealth.state(c) !== 'down'), ...order.filter((c) => clusterHealth.state(c) === 'down')];
-      },
-    },
+    initProducerId: { clusterOrder },
+    transactions: txn.handlers,
   });
   const listenerSpecs = [
     { name: 'default', listen: config.proxy.listen, advertised: config.proxy.advertised, tls: config.proxy.tls, sasl: config.proxy.sasl },
@@ -380,6 +401,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
         }
       : {}),
     consumers: consumers.admin,
+    transactions: () => ({ transactionalIds: txn.router.inventory(), flips: txn.guard.history }),
     ...(config.admin.tls !== undefined ? { tls: config.admin.tls } : {}),
   });
 

@@ -59,6 +59,8 @@ export interface AdminServerOptions {
   readonly consumers?: AdminConsumers;
   /** `/v1/bypass`, `/v1/operations/{id}`, topic evidence, and canary batch flips (src/gates/gates2-routes.ts). */
   readonly migrationGates?: BoundMigrationGates;
+  /** `GET /v1/transactions`: transactional ids (home, state, coupling) and recent flip waits. Absent: 404. */
+  readonly transactions?: () => unknown;
   readonly logger: Logger;
   /** Cap of a request body. Default 64 KiB. */
   readonly maxBodyBytes?: number;
@@ -265,6 +267,15 @@ export function createAdminHandler(options: AdminServerOptions): (req: IncomingM
         const topic = ctx.url.searchParams.get('topic');
         const topics = options.inventory().filter((t) => topic === null || t.topic === topic);
         reply(ctx, { topics });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/transactions$/,
+      access: 'viewer',
+      read: async (ctx) => {
+        if (options.transactions === undefined) throw new HttpError(404, 'transactional producers are not enabled in this process');
+        reply(ctx, options.transactions());
       },
     },
     { method: 'POST', pattern: new RegExp(`^/v1/batches/${SEGMENT}/flip$`), access: 'operator', write: (ctx, o) => cp.flipBatch(ctx.params[0], o), canary: true },

@@ -8,6 +8,7 @@ import { ConsumersUsageError, formatConsumers, runConsumersCommand } from './con
 import { CliValueError, formatBypass, formatCanary, formatTopicStatus, parseDurationMs, parseRate, runCanaryFlip } from './gates2.ts';
 import type { BypassReport } from '../gates/bypass-detector.ts';
 import type { CanaryView } from '../gates/canary.ts';
+import { formatTransactions, type TransactionsView } from '../transactions/format.ts';
 import { formatAny, formatAudit, formatStatus, formatInventory, formatLedger, formatOperation, formatResolution, formatRoutes } from './format.ts';
 
 const USAGE = `usage: kmp <command> [options]
@@ -30,6 +31,7 @@ const USAGE = `usage: kmp <command> [options]
   audit [--limit N]                who changed what, when and why
   ledger [--topic T] [--limit N]   per-partition offsets at every move
   inventory [--topic T]            which producers (client id, software) write to which topics
+  transactions                     transactional ids: home cluster, state, coupled topics; flip waits
   prepare WAVE [--apply] [--replication-factor N]
                                    what the target lacks for a wave; --apply creates the missing topics
   schemas WAVE                     the schema gate for a wave: ids in use vs. the target registry
@@ -89,6 +91,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
   audit: [...GLOBAL, 'limit'],
   ledger: [...GLOBAL, 'limit', 'topic'],
   inventory: [...GLOBAL, 'topic'],
+  transactions: GLOBAL,
   flip: [...WRITE, 'topic', 'canary', 'watch', 'max-error-rate', 'max-p99-ms'],
   rollback: [...WRITE, 'topic', 'all'],
   promote: WRITE,
@@ -217,6 +220,12 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       const list = (await client.get('/v1/operations')) as { operations: CanaryView[] };
       print(list, () => (list.operations.length === 0 ? 'no operations' : list.operations.map((o) => formatCanary(o).split('\n')[0]).join('\n')));
+      return 0;
+    }
+    case 'transactions': {
+      expectArgs(command, args, 0);
+      const view = (await client.get('/v1/transactions')) as TransactionsView;
+      print(view, () => formatTransactions(view));
       return 0;
     }
     case 'flip':

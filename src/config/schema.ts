@@ -355,8 +355,10 @@ export function createConfigSchema({ baseDir }: ConfigSchemaOptions) {
       .strictObject({
         timeoutMs: positiveInt().default(10_000),
         maxHeldRequests: positiveInt().default(10_000),
+        /** How long a flip waits for open transactions on its topics before it aborts (docs/transactions.md). */
+        transactionDrainMs: positiveInt().default(10_000),
       })
-      .default({ timeoutMs: 10_000, maxHeldRequests: 10_000 }),
+      .default({ timeoutMs: 10_000, maxHeldRequests: 10_000, transactionDrainMs: 10_000 }),
     log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).default({ level: 'info' }),
     // Write-back (src/writeback/): per wave (a name in routes.batches), whether its target writes are copied back
     // to the source until promotion (default true) and whether a producer's answer waits for that copy (default

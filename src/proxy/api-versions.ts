@@ -31,6 +31,13 @@ export const PROXY_APIS: readonly ProxyApi[] = [
   { apiKey: ApiKey.ApiVersions, min: 0, max: 4, local: true },
   { apiKey: ApiKey.InitProducerId, min: 0, max: 5 },
   { apiKey: ApiKey.FindCoordinator, min: 0, max: 4, local: true },
+  // Transactions v1 (docs/transactions.md): partitions are added explicitly (AddPartitionsToTxn v4+ is broker to
+  // broker), EndTxn stops before v5 (KIP-890's new producer id/epoch per transaction).
+  { apiKey: ApiKey.AddPartitionsToTxn, min: 0, max: 3 },
+  { apiKey: ApiKey.AddOffsetsToTxn, min: 0, max: 4 },
+  { apiKey: ApiKey.EndTxn, min: 0, max: 4 },
+  // TxnOffsetCommit v5 adds offsets without AddOffsetsToTxn under transaction version 2: stop at v4.
+  { apiKey: ApiKey.TxnOffsetCommit, min: 0, max: 4 },
 ];
 
 export interface AdvertisedApi {

@@ -13,6 +13,7 @@ import { initProducerIdHandler, type InitProducerIdOptions } from './handlers/in
 import { findCoordinatorHandler } from './handlers/find-coordinator.ts';
 import { saslHandshakeHandler } from './handlers/sasl-handshake.ts';
 import { saslAuthenticateHandler } from './handlers/sasl-authenticate.ts';
+import type { TransactionHandlers } from '../transactions/transaction-handlers.ts';
 
 const API_NAMES = new Map<number, string>(Object.entries(ApiKey).map(([name, key]) => [key as number, name]));
 
@@ -20,6 +21,8 @@ const TRANSACTION_APIS = new Set<number>([ApiKey.AddPartitionsToTxn, ApiKey.AddO
 
 export interface DispatcherOptions {
   initProducerId?: InitProducerIdOptions;
+  /** Transactional producers (src/transactions/); without them the transaction APIs are refused. */
+  transactions?: TransactionHandlers;
 }
 
 export function createDispatcher(px: ProxyContext, advertised: () => AdvertisedApi[], options: DispatcherOptions = {}): (apiKey: number) => Handler {
@@ -35,8 +38,19 @@ export function createDispatcher(px: ProxyContext, advertised: () => AdvertisedA
     [ApiKey.ApiVersions, apiVersionsHandler(advertised)],
     [ApiKey.Metadata, versionChecked(ApiKey.Metadata, metadataHandler(px))],
     [ApiKey.Produce, produceHandler(px)],
-    [ApiKey.InitProducerId, versionChecked(ApiKey.InitProducerId, initProducerIdHandler(px, options.initProducerId))],
-    [ApiKey.FindCoordinator, versionChecked(ApiKey.FindCoordinator, findCoordinatorHandler())],
+    [ApiKey.InitProducerId, versionChecked(ApiKey.InitProducerId, initProducerIdHandler(px, {
+      ...options.initProducerId,
+      ...(options.transactions !== undefined ? { transactional: options.transactions.initProducerId } : {}),
+    }))],
+    [ApiKey.FindCoordinator, versionChecked(ApiKey.FindCoordinator, options.transactions !== undefined ? options.transactions.findCoordinator(() => px.nodes) : findCoordinatorHandler())],
+    ...(options.transactions !== undefined
+      ? ([
+          [ApiKey.AddPartitionsToTxn, versionChecked(ApiKey.AddPartitionsToTxn, options.transactions.addPartitionsToTxn)],
+          [ApiKey.AddOffsetsToTxn, versionChecked(ApiKey.AddOffsetsToTxn, options.transactions.addOffsetsToTxn)],
+          [ApiKey.EndTxn, versionChecked(ApiKey.EndTxn, options.transactions.endTxn)],
+          [ApiKey.TxnOffsetCommit, versionChecked(ApiKey.TxnOffsetCommit, options.transactions.txnOffsetCommit)],
+        ] as const)
+      : []),
     // Answered on SASL listeners only (the handlers close the connection elsewhere); versions checked inside.
     [ApiKey.SaslHandshake, saslHandshakeHandler()],
     [ApiKey.SaslAuthenticate, saslAuthenticateHandler()],

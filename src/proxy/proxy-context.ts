@@ -53,4 +53,6 @@ export interface ProxyContext {
   produceConcerns?: readonly ProduceConcern[];
   metrics?: DataPathMetrics;
   inventory?: ProducerInventory;
+  /** Transactional producers are routed (their batches checked and mapped by a ProduceConcern). */
+  transactions?: boolean;
 }

@@ -3,14 +3,14 @@
 // other cluster (marked as such, see producer-id-map.ts), so topics routed to the live cluster keep flowing.
 // A producer that bumps its epoch (KIP-360: producerId set) goes to the cluster that issued its pid; if that one
 // is unreachable it gets a fresh pid elsewhere, which a client accepts as any new pid.
-// Transactional producers are refused with a clear error until transactions are routed.
+// A transactional id is served by src/transactions/ (its home cluster's coordinator); without it, refused.
 import { Reader } from '../../../protocol/reader.ts';
 import { ApiKey, decodeRequestBody } from '../../../protocol/messages/index.ts';
 import { encodeResponseFrame } from '../../../protocol/codec.ts';
 import type { InitProducerIdRequest } from '../../../protocol/messages/init-producer-id-request.ts';
 import { defaultInitProducerIdResponse, type InitProducerIdResponse } from '../../../protocol/messages/init-producer-id-response.ts';
 import type { Cluster } from '../../../routing/cluster.ts';
-import type { Handler } from '../handler.ts';
+import type { Handler, RequestContext, Responder } from '../handler.ts';
 import type { ProxyContext } from '../proxy-context.ts';
 import { ErrorCode } from '../../../protocol/kafka-errors.ts';
 
@@ -32,6 +32,8 @@ export function initProducerIdError(version: number, correlationId: number, erro
 export interface InitProducerIdOptions {
   /** Clusters to ask, best first (e.g. the healthy ones before the others); default: the default cluster first. */
   clusterOrder?: () => readonly Cluster[];
+  /** Serves InitProducerId with a transactional id (src/transactions/transaction-handlers.ts). */
+  transactional?: (ctx: RequestContext, respond: Responder, transactionalId: string, timeoutMs: number, client: { producerId: bigint; producerEpoch: number } | null) => void;
 }
 
 export function initProducerIdHandler(px: ProxyContext, options: InitProducerIdOptions = {}): Handler {
@@ -40,6 +42,10 @@ export function initProducerIdHandler(px: ProxyContext, options: InitProducerIdO
     const version = ctx.header.requestApiVersion;
     const correlationId = ctx.header.correlationId;
     const req = decodeRequestBody(ApiKey.InitProducerId, version, new Reader(ctx.frame, ctx.bodyOffset)) as InitProducerIdRequest;
+    if (req.transactionalId !== null && options.transactional !== undefined) {
+      options.transactional(ctx, respond, req.transactionalId, req.transactionTimeoutMs, req.producerId >= 0n ? { producerId: req.producerId, producerEpoch: req.producerEpoch } : null);
+      return;
+    }
     if (req.transactionalId !== null) {
       ctx.connection.log.warn({ transactionalId: req.transactionalId }, 'refusing a transactional producer: transactions are not supported yet');
       respond.send(initProducerIdError(version, correlationId, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED));

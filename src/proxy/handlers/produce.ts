@@ -32,8 +32,8 @@ export function produceHandler(px: ProxyContext): Handler {
     const session = new ProduceSession(px, px.inventory ? identityOf(ctx) : null);
     for (const t of req.topicData) for (const p of t.partitionData) session.add(t.name, p.index, p.records);
 
-    if (req.transactionalId !== null) {
-      // Transactions are not routed yet: refuse clearly instead of splitting a transaction across clusters.
+    if (req.transactionalId !== null && !px.transactions) {
+      // Without src/transactions/ a transaction could be split across clusters: refuse clearly instead.
       for (const w of session.writes) session.settleNotSent(w, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'kmp does not support transactional producers yet');
       return answer(px, ctx, respond, req, session, 0);
     }

@@ -6,7 +6,7 @@
 //
 // Every step is synchronous when nothing is cold (topic not held by a move, metadata cached, producer id mapped):
 // a step returns a Promise only when it really has to wait, and the handler awaits only then.
-import { rewriteProducer, readBatchHeaders, type BatchView } from '../../../protocol/record-batch.ts';
+import { rewriteProducer, readBatchHeaders, type BatchView, type ProducerFields } from '../../../protocol/record-batch.ts';
 import type { PartitionProduceResponse } from '../../../protocol/messages/produce-response.ts';
 import { ErrorCode, isRetriable, mayHaveBeenWritten, isLeadershipError } from '../../../protocol/kafka-errors.ts';
 import { isRejection, type Admission } from '../../../routing/cutover-barrier.ts';
@@ -24,7 +24,16 @@ import { PartitionWrite, partitionAnswer } from './partition-write.ts';
 export interface ProduceConcern {
   refuse?(write: PartitionWrite): { errorCode: number; message: string } | null;
   settled?(write: PartitionWrite): void;
+  /**
+   * Producer ids of batches this concern owns (transactions): runs once the write is admitted (its cluster known)
+   * and its sequence guarded, instead of the idempotent producer-id map. `undefined`: not this concern's batch;
+   * a refusal: settle the write as not sent with that error; a mapping: the header fields of each batch.
+   */
+  mapProducer?(write: PartitionWrite): ProducerMapping | { errorCode: number; message: string } | undefined;
 }
+
+/** The upstream header fields for each batch of a write (sequence included when it must be rebased). */
+export type ProducerMapping = (batch: BatchView) => ProducerFields;
 
 /** Whether a step left the write routed (true) or settled it (false). */
 type Routed = boolean | Promise<boolean>;
@@ -200,6 +209,16 @@ export class ProduceSession {
     }
     w.sequenceKey = key;
     w.baseSequence = first.baseSequence;
+    for (const c of this.#concerns) {
+      const own = c.mapProducer?.(w);
+      if (own === undefined) continue;
+      if (typeof own !== 'function') {
+        this.settleNotSent(w, own.errorCode, own.message);
+        return false;
+      }
+      for (const b of w.batches) rewriteProducer(w.records!, b.offset, own(b));
+      return true;
+    }
     let mapped: UpstreamProducer | null | Promise<UpstreamProducer>;
     try {
       mapped = this.#px.producerIds.lookup(w.topic, { producerId: first.producerId, producerEpoch: first.producerEpoch }, w.cluster!, w.ticket!.generation);

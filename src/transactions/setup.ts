@@ -1,0 +1,46 @@
+// Builds the transaction support of one proxy instance: the router (homes of transactional ids), the flip guard
+// (the participant hook and the pre-flight), the handlers, the Produce concern and the metrics.
+import type { Logger } from 'pino';
+import type client from 'prom-client';
+import type { Cluster } from '../../routing/cluster.ts';
+import type { ClusterClient } from '../upstream/cluster-client.ts';
+import type { ProducerIdMap } from '../proxy/producer-id-map.ts';
+import type { ProduceConcern } from '../proxy/produce/produce-session.ts';
+import { TransactionMetrics } from './transaction-metrics.ts';
+import { TransactionRouter } from './transaction-router.ts';
+import { TransactionFlipGuard } from './transaction-flip-guard.ts';
+import { createTransactionHandlers, type TransactionHandlers } from './transaction-handlers.ts';
+import { transactionProduceConcern } from './transaction-produce-concern.ts';
+import { FileTransactionStore, MemoryTransactionStore } from './transaction-store.ts';
+import { TransactionUpstream } from './transaction-upstream.ts';
+
+export interface TransactionSupport {
+  router: TransactionRouter;
+  guard: TransactionFlipGuard;
+  handlers: TransactionHandlers;
+  concern: ProduceConcern;
+}
+
+export function createTransactionSupport(options: {
+  clusters: Record<Cluster, ClusterClient>;
+  producerIds: ProducerIdMap;
+  clusterOf: (topic: string) => Cluster;
+  clusterOrder: () => readonly Cluster[];
+  /** The JSON-lines file of transactional ids; null keeps them in memory. */
+  stateFile: string | null;
+  drainMs: number;
+  registry: client.Registry | null;
+  log: Logger;
+}): TransactionSupport {
+  const router = new TransactionRouter({
+    upstream: new TransactionUpstream(options.clusters),
+    producerIds: options.producerIds,
+    clusterOf: options.clusterOf,
+    clusterOrder: options.clusterOrder,
+    store: options.stateFile === null ? new MemoryTransactionStore() : new FileTransactionStore(options.stateFile),
+    metrics: options.registry === null ? null : new TransactionMetrics(options.registry),
+    log: options.log.child({ component: 'transactions' }),
+  });
+  const guard = new TransactionFlipGuard(router, { drainMs: options.drainMs });
+  return { router, guard, handlers: createTransactionHandlers(router, guard), concern: transactionProduceConcern(router) };
+}
