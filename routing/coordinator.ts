@@ -204,11 +204,12 @@ export class MoveCoordinator {
   }
 
   async #abort(moveId: string, acks: readonly PreparedMessage[], reason: string): Promise<void> {
-    if (acks.length === 0) return;
     const prepared = new Set(acks.map((a) => a.member));
     const aborted = this.#collect(moveId, prepared, (m) => m.type === 'aborted' || m.type === 'prepare-failed', 10_000);
-    // To every member, not only those that prepared: one whose prepared came late, or that the coordinator did
-    // not count, is holding too and must release (a member ignores an abort of a move it does not know).
+    // Always sent, and to every member, not only those whose prepared was counted: a member whose prepared came
+    // after the deadline (or never reached this coordinator) holds too, waiting for a decision, and only this
+    // message releases it (a member ignores an abort of a move it does not know). Returning without it when no
+    // prepared had arrived left such members holding forever (the simulation's "stuck").
     this.#send({ type: 'abort', moveId, reason });
     await aborted;
   }
