@@ -151,6 +151,54 @@ describe('coordinator and participants', () => {
     assert.equal(store.saves, 0);
   });
 
+  it('fleet transports: no commit when a member joined during the move, when a member counted gone is back, or when the coordinator is fenced', async () => {
+    const cases: { name: string; joinAfterPrepare: boolean; goneThenBack: boolean; fenced: boolean; expect: RegExp }[] = [
+      { name: 'joined', joinAfterPrepare: true, goneThenBack: false, fenced: false, expect: /kmp-late joined during the move/ },
+      { name: 'back', joinAfterPrepare: false, goneThenBack: true, fenced: false, expect: /kmp-late counted gone during the move is live again/ },
+      { name: 'fenced', joinAfterPrepare: false, goneThenBack: false, fenced: true, expect: /lost its lease/ },
+    ];
+    for (const c of cases) {
+      const inner = new InProcessTransport();
+      let phase: 'start' | 'prepared' = 'start';
+      let lateGone = true;
+      const transport = {
+        join: (member: string, handler: (m: CoordinatorMessage) => void) => {
+          const send = inner.join(member, handler);
+          return (m: ParticipantMessage) => {
+            if (m.type !== 'prepared') return send(m);
+            // kmp-a's prepared arrives 20 ms later, after the coordinator counted kmp-late gone (checks every 1 ms);
+            // kmp-late heartbeats again just then.
+            setTimeout(() => {
+              phase = 'prepared';
+              lateGone = false;
+              send(m);
+            }, 20);
+          };
+        },
+        members: () => [...inner.members(), ...(c.goneThenBack || (c.joinAfterPrepare && phase === 'prepared') ? ['kmp-late'] : [])],
+        isGone: (m: string) => m === 'kmp-late' && (c.goneThenBack ? lateGone : false),
+        isFenced: () => c.fenced,
+        toParticipants: (m: CoordinatorMessage, to?: string | null) => inner.toParticipants(m, to),
+        onParticipantMessage: (h: (m: ParticipantMessage) => void) => inner.onParticipantMessage(h),
+      };
+      const table = new SwitchTable(rules, emptyRouteState());
+      const barrier = new CutoverBarrier({ routeOf: (topic) => table.resolve(topic).cluster, quarantineMs: 0 });
+      const participant: MoveParticipant = new MoveParticipant({
+        member: 'kmp-a', table, barrier, send: transport.join('kmp-a', (m) => participant.handle(m)), onFirstOffset: () => undefined,
+      });
+      const store = new MemoryStateStore();
+      const coordinator = new MoveCoordinator({ store, transport, routes: emptyRouteState(), onCommitted: () => undefined, goneCheckMs: 1 });
+      await assert.rejects(coordinator.move(request(), build), (error: unknown) => {
+        assert.ok(error instanceof RoutingError && error.status === 503, `${c.name}: ${String(error)}`);
+        assert.match(error.message, c.expect);
+        return true;
+      });
+      assert.equal(store.saves, 0, `${c.name}: nothing committed`);
+      assert.equal(table.version, 0);
+      assert.deepEqual(barrier.activeMoves(), [], `${c.name}: the member released`);
+    }
+  });
+
   it('stale version: another writer committed first → 409, every member aborts, nothing switches', async () => {
     const { members, coordinator, store } = fleet();
     await store.commit(0, { version: 1, changes: [{ kind: 'batch', name: 'wave-2', before: 'source', after: 'target' }], audit: [], ledger: [] });
