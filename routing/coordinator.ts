@@ -132,7 +132,8 @@ export class MoveCoordinator {
     // A member that never answers (paused, cut off) must not hold the move forever: after timeoutMs (plus a grace
     // for answers in flight) it counts as failed and the move aborts — unless its lease ran out first (gone).
     const deadline = request.timeoutMs + REPLY_GRACE_MS;
-    const prepared = this.#collect(moveId, members, (m) => m.type === 'prepared' || m.type === 'prepare-failed', deadline);
+    const gone = new Set<string>();
+    const prepared = this.#collect(moveId, members, (m) => m.type === 'prepared' || m.type === 'prepare-failed', deadline, gone);
     this.#send(prepare);
     const onAbort = (): void => this.#send({ type: 'abort', moveId, reason: `${request.label} was cancelled` });
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -144,7 +145,8 @@ export class MoveCoordinator {
     }
 
     const acks = [...replies.values()].filter((m): m is PreparedMessage => m.type === 'prepared');
-    const silent = [...members].filter((m) => !replies.has(m) && !(this.#transport.isGone?.(m) ?? false));
+    // Counted gone during the wait: not silent, even if live again now (that is the commit re-check's case below).
+    const silent = [...members].filter((m) => !replies.has(m) && !gone.has(m) && !(this.#transport.isGone?.(m) ?? false));
     if (silent.length > 0) {
       const reason = `${request.label}: member${silent.length > 1 ? 's' : ''} ${silent.join(', ')} did not prepare within ${request.timeoutMs} ms`;
       await this.#abort(moveId, acks, reason);
@@ -155,6 +157,13 @@ export class MoveCoordinator {
       await this.#abort(moveId, acks, `${request.label}: member ${failed.member} could not prepare`);
       if (failed.aborted !== null) return { outcome: 'aborted', result: failed.aborted };
       throw errorFromWire(failed.error ?? { name: 'Error', status: null, code: null, message: 'prepare failed', details: [] });
+    }
+
+    const refusal = this.#commitRefusal(members, gone);
+    if (refusal !== null) {
+      const reason = `${request.label}: ${refusal}`;
+      await this.#abort(moveId, acks, reason);
+      throw new RoutingError(RoutingErrorCode.FLIP_ABORTED, 503, `${reason}; the routes are unchanged and held writes went to the old cluster`);
     }
 
     let commit: StateCommit;
@@ -189,6 +198,23 @@ export class MoveCoordinator {
     return commit;
   }
 
+  /**
+   * Fleet transports: why this move must not commit although every member it waits for prepared. A member counted
+   * gone that is live again, or a member that was not asked and is live now, may have caught up with the route log
+   * before this commit and forward on the old route (a restarted member does not see a prepare written before it
+   * started); and a coordinator whose own lease lapsed may have been counted gone by the others.
+   */
+  #commitRefusal(asked: ReadonlySet<string>, gone: ReadonlySet<string>): string | null {
+    if (this.#transport.isFenced?.() === true) return 'this instance lost its lease during the move';
+    const isGone = this.#transport.isGone?.bind(this.#transport);
+    if (isGone === undefined) return null;
+    const back = [...gone].filter((m) => !isGone(m));
+    if (back.length > 0) return `member${back.length > 1 ? 's' : ''} ${back.join(', ')} counted gone during the move ${back.length > 1 ? 'are' : 'is'} live again`;
+    const joined = this.#transport.members().filter((m) => !asked.has(m));
+    if (joined.length > 0) return `member${joined.length > 1 ? 's' : ''} ${joined.join(', ')} joined during the move`;
+    return null;
+  }
+
   async #commit(acks: readonly PreparedMessage[], build: (input: CommitInput) => StateCommit): Promise<StateCommit> {
     const routes = this.#routes;
     const commit = build({ version: routes.version + 1, routes, prepared: acks });
@@ -204,11 +230,12 @@ export class MoveCoordinator {
   }
 
   async #abort(moveId: string, acks: readonly PreparedMessage[], reason: string): Promise<void> {
-    if (acks.length === 0) return;
     const prepared = new Set(acks.map((a) => a.member));
     const aborted = this.#collect(moveId, prepared, (m) => m.type === 'aborted' || m.type === 'prepare-failed', 10_000);
-    // To every member, not only those that prepared: one whose prepared came late, or that the coordinator did
-    // not count, is holding too and must release (a member ignores an abort of a move it does not know).
+    // Always sent, and to every member, not only those whose prepared was counted: a member whose prepared came
+    // after the deadline (or never reached this coordinator) holds too, waiting for a decision, and only this
+    // message releases it (a member ignores an abort of a move it does not know). Returning without it when no
+    // prepared had arrived left such members holding forever (the simulation's "stuck").
     this.#send({ type: 'abort', moveId, reason });
     await aborted;
   }
@@ -219,11 +246,17 @@ export class MoveCoordinator {
 
   /**
    * Resolves once every member in `expect` sent a message that `accept`s (keyed by move), or counts as gone
-   * (transport.isGone), or after `deadlineMs` with what arrived (callers see who is missing).
+   * (transport.isGone; added to `gone`), or after `deadlineMs` with what arrived (callers see who is missing).
    */
-  #collect(key: string, expect: ReadonlySet<string>, accept: (m: ParticipantMessage) => boolean, deadlineMs?: number): Promise<Map<string, ParticipantMessage>> {
+  #collect(
+    key: string,
+    expect: ReadonlySet<string>,
+    accept: (m: ParticipantMessage) => boolean,
+    deadlineMs?: number,
+    gone: Set<string> = new Set(),
+  ): Promise<Map<string, ParticipantMessage>> {
     return new Promise((resolve) => {
-      const waiting: Waiting = { expect: new Set(expect), gone: new Set(), replies: new Map(), accept, done: () => undefined };
+      const waiting: Waiting = { expect: new Set(expect), gone, replies: new Map(), accept, done: () => undefined };
       const timers: (() => void)[] = [];
       waiting.done = () => {
         for (const cancel of timers) cancel();

@@ -124,4 +124,9 @@ export interface MoveTransport {
    * for, up to the move's timeoutMs, and then the move aborts. Absent: members never go (one process).
    */
   isGone?(member: string): boolean;
+  /**
+   * Fleet transports: whether this instance itself is fenced (its lease lapsed): the others may count it gone, so
+   * a move it coordinates must not commit. Absent: never.
+   */
+  isFenced?(): boolean;
 }

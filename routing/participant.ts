@@ -39,6 +39,11 @@ interface LocalMove {
   /** A decision that arrived before the barrier asked for it (abort while draining). */
   early: CoordinatorMessage | null;
   version: number | null;
+  /** The coordinator's commit or abort arrived: the move only finishes (releases) now. */
+  decided: boolean;
+  /** Resolves once this member's barrier finished the move (released, either way). */
+  readonly finished: Promise<void>;
+  readonly markFinished: () => void;
 }
 
 export interface ParticipantOptions {
@@ -122,6 +127,7 @@ export class MoveParticipant {
           else if (this.#finished.has(message.moveId)) this.#send({ type: 'aborted', moveId: message.moveId, member: this.member });
           return;
         }
+        move.decided = true;
         if (move.decision !== null) {
           if (message.type === 'commit') move.decision.resolve(message);
           else move.decision.reject(new CoordinatorAbort(message.reason));
@@ -160,8 +166,16 @@ export class MoveParticipant {
   async #prepare(message: PrepareMessage): Promise<void> {
     // A transport that redelivers (a consumer re-reading its log) repeats prepares: one hold per move.
     if (this.#moves.has(message.moveId) || this.#finished.has(message.moveId)) return;
-    const move: LocalMove = { cancel: new AbortController(), decision: null, early: null, version: null };
+    let markFinished = (): void => undefined;
+    const finished = new Promise<void>((resolve) => (markFinished = resolve));
+    const move: LocalMove = { cancel: new AbortController(), decision: null, early: null, version: null, decided: false, finished, markFinished };
     this.#moves.set(message.moveId, move);
+    // A move already decided here is still releasing (the barrier finishes asynchronously): a prepare read right
+    // after its commit (same batch of the move log) waits for that instead of failing as a conflicting move.
+    // Failing would be safe for a member the coordinator asked (its prepare-failed aborts the move), but not for
+    // one it did not count (joined or restarted since): it would forward on the old route while the move commits.
+    const finishing = [...this.#moves.values()].filter((m) => m !== move && m.decided).map((m) => m.finished);
+    if (finishing.length > 0) await Promise.all(finishing);
     const snapshot = this.#table.snapshot;
     const next = this.#table.preview(applyChanges(snapshot.assignment(), message.changes, snapshot.version + 1));
     const moving = (topic: string): boolean => snapshot.resolve(topic).cluster !== next.resolve(topic).cluster;
@@ -224,6 +238,7 @@ export class MoveParticipant {
   }
 
   #finish(moveId: string): void {
+    this.#moves.get(moveId)?.markFinished();
     this.#moves.delete(moveId);
     this.#finished.add(moveId);
     // Bounded: redelivery repeats recent messages, not a whole history.

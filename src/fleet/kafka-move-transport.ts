@@ -79,6 +79,10 @@ export class KafkaMoveTransport implements MoveTransport {
     return !this.#o.membership.isLive(member);
   }
 
+  isFenced(): boolean {
+    return this.#o.membership.isFenced();
+  }
+
   toParticipants(message: CoordinatorMessage, to: string | null = null): void {
     this.#append({ kind: 'c', from: this.#o.membership.self, to, message });
   }

@@ -13,16 +13,17 @@ import type { Membership } from './membership.ts';
 
 export function leadershipConcern(membership: Membership): ProduceConcern {
   const self = membership.self;
-  return {
-    refuse(write: PartitionWrite) {
-      if (membership.isFenced()) {
-        return { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, message: `kmp instance ${self} is fenced (no lease on the control cluster); retry` };
-      }
-      const leader = membership.leaderOf(write.topic, write.partition);
-      if (leader !== null && leader !== self) {
-        return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, message: `partition ${write.topic}-${write.partition} is led by kmp instance ${leader}` };
-      }
-      return null;
-    },
+  const refuse = (write: PartitionWrite): { errorCode: number; message: string } | null => {
+    if (membership.isFenced()) {
+      return { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, message: `kmp instance ${self} is fenced (no lease on the control cluster); retry` };
+    }
+    const leader = membership.leaderOf(write.topic, write.partition);
+    if (leader !== null && leader !== self) {
+      return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, message: `partition ${write.topic}-${write.partition} is led by kmp instance ${leader}` };
+    }
+    return null;
   };
+  // Checked again right before sending when the write waited (held by a move, say): this instance may have lost
+  // its lease meanwhile, and the others may have counted it gone and moved the partition without it.
+  return { refuse, refuseBeforeSend: refuse };
 }

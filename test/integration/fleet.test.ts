@@ -152,7 +152,13 @@ test('two concurrent flips of one wave through two instances: exactly one wins, 
 });
 
 test('kill -9 of one instance under load: the producer recovers; 0 acknowledged records lost, 0 duplicated', async () => {
-  const producer = kafkajsStreamingProducer({ bootstrap: fleet[0].bootstrap, firstTopic: topics[0] });
+  // One record per sendBatch: kafkajs 2.2.4 loses records when a broker dies under a sendBatch that spans several
+  // brokers (tulios/kafkajs#1303; fix proposed in #1798). Its retry keeps the answers of the brokers that did
+  // answer, keyed by broker, and after the metadata refresh the dead broker's partitions lead to one of those, so
+  // they are never resent and sendBatch resolves as if they were written. That was this test's one lost record
+  // (`kill-298`, acknowledged and on neither cluster): the client's bug, which kmp cannot see. A batch for a single
+  // partition is sent to a single broker, and its retry goes to the new leader.
+  const producer = kafkajsStreamingProducer({ bootstrap: fleet[0].bootstrap, firstTopic: topics[0], maxPerRequest: 1 });
   await producer.start();
   const load = pump(producer, { ratePerSec: 200, next: (seq) => ({ topic: topics[seq % topics.length], key: `k${seq % 17}`, value: `kill-${seq}` }) });
   let failoverMs = NaN;

@@ -10,11 +10,12 @@
 //   AND again right before the write is sent (a held admission can be released long after it was admitted).
 // - Catch-up: versions committed without this member's participation are installed from the route log, in
 //   version order, before a commit message that skips versions.
-// - Coordinator side (any member can coordinate a flip): the move waits for the members it counted live at the
-//   start (LeaseTable on its own clock); a member counted gone (lease + skew without a heartbeat) is answered
-//   for by the transport, so the move goes on without it; a member that does not answer within the flip timeout
-//   fails the prepare (abort). A coordinator only starts or commits a move while its own lease holds, and the
-//   commit is refused when a member it did not ask became live meanwhile (it may have resumed on the old route).
+// - Coordinator side (any member can coordinate a flip): the transport is what src/fleet/kafka-move-transport.ts
+//   is — members() = the live members of the LeaseTable on this member's clock, isGone = not live (lease + skew
+//   without a heartbeat), isFenced = the own lease rule — and everything else is the REAL coordinator's: it stops
+//   waiting for a gone member, aborts at its deadline (timeoutMs + grace) when a live member is silent, and refuses
+//   to commit when a member counted gone is live again, a member it did not ask joined, or its own lease lapsed.
+//   A flip is refused at once while this member is fenced (as the admin API of a fenced instance does).
 // - A (re)started member starts with a new incarnation id, fenced, reading the move log from its oldest
 //   undecided prepare.
 // - An orphaned move (this member holds for it, its coordinator is gone, or still silent past the flip timeout) is
@@ -47,7 +48,10 @@ export interface FleetRules {
   readonly skewMarginMs: number;
   readonly pollMs: number;
   readonly drainTimeoutMs: number;
-  /** The coordinator's own bound on a prepare: a member that has not answered by then fails it. */
+  /**
+   * A member holding for a move whose coordinator is live but silent resolves it itself after lease + skew + this
+   * (the coordinator's own bound is drainTimeoutMs + 1 s grace, routing/coordinator.ts, so it no longer waits).
+   */
   readonly flipTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly storeTimeoutMs: number;
@@ -56,7 +60,6 @@ export interface FleetRules {
   /** The rules under test; a test turns one off to show the checker catches what it prevents. */
   readonly fenceOnLease: boolean;
   readonly checkFenceBeforeSend: boolean;
-  readonly recheckMembershipAtCommit: boolean;
 }
 
 export interface World {
@@ -256,12 +259,6 @@ export class SimMember {
     const topics = w.waves.get(wave) ?? [];
     const partitions = [...Array(w.partitions).keys()];
     const build = (input: CommitInput): StateCommit => {
-      if (this.#own.isFenced(this.local())) throw new RouteConflictError(`${this.id} lost its lease during the move`);
-      if (w.fleet.recheckMembershipAtCommit) {
-        const asked = new Set(this.#lastMembers);
-        const joined = this.#leases.live(this.local()).filter((m) => !asked.has(m));
-        if (joined.length > 0) throw new RouteConflictError(`members joined during the move: ${joined.join(', ')}`);
-      }
       const now = input.routes.batches.get(wave) ?? 'source';
       if (now !== before) throw new RouteConflictError(`${wave} changed during the move`);
       const commit: StateCommit = { version: input.version, changes, audit: [], ledger: [] };
@@ -409,6 +406,8 @@ export class SimMember {
         this.#lastMembers = this.#leases.live(this.local());
         return this.#lastMembers;
       },
+      isGone: (member) => !this.#leases.isLive(member, this.local()),
+      isFenced: () => this.#w.fleet.fenceOnLease && this.#own.isFenced(this.local()),
       toParticipants: (message, to = null) => {
         this.#outMoves.push({ seq: this.#seq++, item: { message, to } });
         this.#track(message, to);
@@ -429,10 +428,11 @@ export class SimMember {
     } else if (message.type === 'commit' && message.moveId !== null) {
       const e = this.#expect.get(message.moveId);
       if (e !== undefined) this.#expect.set(message.moveId, { phase: 'commit', members: e.members, replied: new Set(), startedAt });
-    } else if (message.type === 'abort' && to !== null) {
+    } else if (message.type === 'abort') {
       const e = this.#expect.get(message.moveId);
-      if (e !== undefined && e.phase !== 'abort') this.#expect.set(message.moveId, { phase: 'abort', members: new Set([to]), replied: new Set(), startedAt });
-      else e?.members.add(to);
+      const members = to === null ? new Set(e?.members ?? []) : new Set([to]);
+      if (e !== undefined && e.phase !== 'abort') this.#expect.set(message.moveId, { phase: 'abort', members, replied: new Set(), startedAt });
+      else if (to !== null) e?.members.add(to);
     }
   }
 
@@ -443,27 +443,13 @@ export class SimMember {
     this.#coordinatorHandler(m);
   }
 
+  /** Forgets what a finished wait expected (the hung-flip report lists only what is still missing). */
   #checkExpectations(): void {
     const now = this.local();
     for (const [key, e] of this.#expect) {
-      for (const member of e.members) {
-        if (e.replied.has(member)) continue;
-        if (!this.#leases.isLive(member, now)) {
-          e.replied.add(member);
-          this.#w.stats.answeredForGone = (this.#w.stats.answeredForGone ?? 0) + 1;
-          this.#coordinatorHandler(goneAnswer(e.phase, key, member));
-        } else if (e.phase === 'prepare' && now - e.startedAt > this.#w.fleet.flipTimeoutMs) {
-          e.replied.add(member);
-          this.#w.stats.prepareTimeouts = (this.#w.stats.prepareTimeouts ?? 0) + 1;
-          // It may still prepare later: tell it to abort, so it does not hold waiting for a decision.
-          this.#outMoves.push({ seq: this.#seq++, item: { message: { type: 'abort', moveId: key, reason: 'no answer within the flip timeout' }, to: member } });
-          this.#coordinatorHandler({
-            type: 'prepare-failed', moveId: key, member, aborted: null,
-            error: { name: 'Error', status: null, code: null, message: `${member} did not answer within the flip timeout`, details: [] },
-          });
-        }
-      }
-      if (e.replied.size >= e.members.size && e.phase !== 'prepare') this.#expect.delete(key);
+      const missing = [...e.members].filter((m) => !e.replied.has(m) && this.#leases.isLive(m, now));
+      const stale = now - e.startedAt > this.#w.fleet.flipTimeoutMs + 10_000;
+      if (missing.length === 0 || stale) this.#expect.delete(key);
     }
   }
 
@@ -512,14 +498,4 @@ function answers(phase: Expectation['phase'], m: ParticipantMessage): boolean {
   if (phase === 'prepare') return m.type === 'prepared' || m.type === 'prepare-failed';
   if (phase === 'abort') return m.type === 'aborted' || m.type === 'prepare-failed';
   return m.type === 'released';
-}
-
-/** What the coordinator is told for a member counted gone: it took part without traffic. */
-function goneAnswer(phase: Expectation['phase'], key: string, member: string): ParticipantMessage {
-  if (phase === 'prepare') {
-    return { type: 'prepared', moveId: key, member, topics: [], partitions: [], holdMs: 0, drainMs: 0, heldRequests: 0, partitionErrors: { total: 0, byError: {}, reasons: {} } };
-  }
-  if (phase === 'abort') return { type: 'aborted', moveId: key, member };
-  if (phase === 'install') return { type: 'released', moveId: null, member, version: Number(key.slice('install-'.length)), result: null };
-  return { type: 'released', moveId: key, member, version: 0, result: null };
 }

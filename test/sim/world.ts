@@ -74,7 +74,6 @@ export const DEFAULT_FLEET: FleetRules = {
   redeliveryRate: 0.03,
   fenceOnLease: true,
   checkFenceBeforeSend: true,
-  recheckMembershipAtCommit: true,
 };
 
 const WAVES = new Map<string, readonly string[]>([

@@ -46,6 +46,8 @@ function fakeContext(opts: {
   metadataDown?: boolean;
   sequences?: SequenceGuard;
   concerns?: ProduceConcern[];
+  /** Admission waits for this (a move holds the partition) before it is granted. */
+  hold?: Promise<void>;
 }): { px: ProxyContext; calls: Calls } {
   const calls: Calls = { completes: [], abandons: [], sends: [] };
   const settled = new Set<Ticket>();
@@ -99,9 +101,10 @@ function fakeContext(opts: {
     // The fakes implement what the Produce path uses of ClusterClient; the rest of the class is not needed here.
     clusters: { source: clusterClient('source'), target: clusterClient('target') } as unknown as ProxyContext['clusters'],
     router: {
-      admit: (topic: string, partition: number): Admission => {
+      admit: (topic: string, partition: number): Admission | Promise<Admission> => {
         if (opts.reject?.(topic, partition)) return { reject: 'NOT_LEADER_OR_FOLLOWER', errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, reason: 'failed-drain' };
-        return { topic, partition, cluster: 'source', generation: 0 };
+        const ticket: Admission = { topic, partition, cluster: 'source', generation: 0 };
+        return opts.hold === undefined ? ticket : opts.hold.then(() => ticket);
       },
       complete: (ticket: Ticket, outcome: CompletionOutcome) => {
         settleOnce(ticket);
@@ -249,4 +252,20 @@ test('acks=0: no answer, every admitted partition still settled', async () => {
   assert.equal(res, null);
   assert.equal(calls.completes.length, 2);
   assert.ok(calls.completes.every((c) => c.outcome.ok));
+});
+
+test('a write held by a move is checked again before it is sent: a concern that refuses by then (lease lost) turns it away unsent', async () => {
+  let release = (): void => undefined;
+  const hold = new Promise<void>((resolve) => (release = resolve));
+  let fenced = false;
+  const refusal = () => (fenced ? { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, message: 'fenced' } : null);
+  const { px, calls } = fakeContext({ hold, concerns: [{ refuse: refusal, refuseBeforeSend: refusal }] });
+  const answer = produce(px, [{ name: 't', partitions: [{ index: 0, records: batch() }] }]);
+  await new Promise((r) => setImmediate(r));
+  fenced = true; // the instance lost its lease while the write was held
+  release();
+  assert.deepEqual(codes(await answer), [`t/0:${ErrorCode.LEADER_NOT_AVAILABLE}`]);
+  assert.equal(calls.sends.length, 0, 'nothing was sent upstream');
+  assert.equal(calls.abandons.length, 1, 'the ticket was abandoned (no attempt), so a drain does not wait for it');
+  assert.equal(calls.completes.length, 0);
 });

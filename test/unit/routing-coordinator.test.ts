@@ -8,9 +8,10 @@ import { isRejection, type Admission, type Ticket } from '../../routing/barrier-
 import { createControlPlane } from '../../routing/control-plane.ts';
 import { MoveCoordinator, type CommitInput } from '../../routing/coordinator.ts';
 import { CutoverBarrier } from '../../routing/cutover-barrier.ts';
-import { StaleVersionError } from '../../routing/errors.ts';
+import { RoutingError, StaleVersionError } from '../../routing/errors.ts';
 import { FileStateStore } from '../../routing/file-state-store.ts';
 import { InProcessTransport } from '../../routing/in-process-transport.ts';
+import type { CoordinatorMessage, ParticipantMessage } from '../../routing/move-protocol.ts';
 import { MoveParticipant } from '../../routing/participant.ts';
 import type { RouteChange } from '../../routing/route-state.ts';
 import { compileRules } from '../../routing/rules.ts';
@@ -113,6 +114,91 @@ describe('coordinator and participants', () => {
     assert.ok(!isRejection(released) && released.cluster === 'source', 'a released its held request to the source');
     assert.deepEqual(members.map((m) => m.table.version), [0, 0]);
     b.barrier.complete(stuckOnB, { ok: true, baseOffset: 1n });
+  });
+
+  it('a prepared that never reaches the coordinator: the deadline aborts the move and the abort still reaches the member, which releases', async () => {
+    // The member holds and answers prepared, but the answer is lost (control cluster cut off, a log append that
+    // failed). The coordinator counts it silent at its deadline; before the fix it sent no abort when no prepared
+    // had arrived, and the member held its partitions forever, waiting for a decision.
+    const inner = new InProcessTransport();
+    let lose = true;
+    const lossy = {
+      join: (member: string, handler: (m: CoordinatorMessage) => void) => {
+        const send = inner.join(member, handler);
+        return (m: ParticipantMessage) => (lose && m.type === 'prepared' ? undefined : send(m));
+      },
+      members: () => inner.members(),
+      toParticipants: (m: CoordinatorMessage, to?: string | null) => inner.toParticipants(m, to),
+      onParticipantMessage: (h: (m: ParticipantMessage) => void) => inner.onParticipantMessage(h),
+    };
+    const table = new SwitchTable(rules, emptyRouteState());
+    const barrier = new CutoverBarrier({ routeOf: (topic) => table.resolve(topic).cluster, quarantineMs: 0 });
+    const participant: MoveParticipant = new MoveParticipant({
+      member: 'kmp-a', table, barrier, send: lossy.join('kmp-a', (m) => participant.handle(m)), onFirstOffset: () => undefined,
+    });
+    const store = new MemoryStateStore();
+    const coordinator = new MoveCoordinator({
+      store, transport: lossy, routes: emptyRouteState(), onCommitted: () => undefined,
+      schedule: (callback, delayMs) => { const t = setTimeout(callback, Math.min(delayMs, 20)); return () => clearTimeout(t); },
+    });
+    const moving = coordinator.move(request(10), build);
+    await tick();
+    const held = barrier.admit('orders', 0);
+    assert.ok(held instanceof Promise, 'the member holds while the move runs');
+    await assert.rejects(moving, (error: unknown) => error instanceof RoutingError && error.status === 503 && /did not prepare/.test(error.message));
+    lose = false;
+    const released = await held;
+    assert.ok(!isRejection(released) && released.cluster === 'source', 'the held request went to the old cluster');
+    assert.deepEqual(barrier.activeMoves(), [], 'the member holds nothing after the abort');
+    assert.equal(store.saves, 0);
+  });
+
+  it('fleet transports: no commit when a member joined during the move, when a member counted gone is back, or when the coordinator is fenced', async () => {
+    const cases: { name: string; joinAfterPrepare: boolean; goneThenBack: boolean; fenced: boolean; expect: RegExp }[] = [
+      { name: 'joined', joinAfterPrepare: true, goneThenBack: false, fenced: false, expect: /kmp-late joined during the move/ },
+      { name: 'back', joinAfterPrepare: false, goneThenBack: true, fenced: false, expect: /kmp-late counted gone during the move is live again/ },
+      { name: 'fenced', joinAfterPrepare: false, goneThenBack: false, fenced: true, expect: /lost its lease/ },
+    ];
+    for (const c of cases) {
+      const inner = new InProcessTransport();
+      let phase: 'start' | 'prepared' = 'start';
+      let lateGone = true;
+      const transport = {
+        join: (member: string, handler: (m: CoordinatorMessage) => void) => {
+          const send = inner.join(member, handler);
+          return (m: ParticipantMessage) => {
+            if (m.type !== 'prepared') return send(m);
+            // kmp-a's prepared arrives 20 ms later, after the coordinator counted kmp-late gone (checks every 1 ms);
+            // kmp-late heartbeats again just then.
+            setTimeout(() => {
+              phase = 'prepared';
+              lateGone = false;
+              send(m);
+            }, 20);
+          };
+        },
+        members: () => [...inner.members(), ...(c.goneThenBack || (c.joinAfterPrepare && phase === 'prepared') ? ['kmp-late'] : [])],
+        isGone: (m: string) => m === 'kmp-late' && (c.goneThenBack ? lateGone : false),
+        isFenced: () => c.fenced,
+        toParticipants: (m: CoordinatorMessage, to?: string | null) => inner.toParticipants(m, to),
+        onParticipantMessage: (h: (m: ParticipantMessage) => void) => inner.onParticipantMessage(h),
+      };
+      const table = new SwitchTable(rules, emptyRouteState());
+      const barrier = new CutoverBarrier({ routeOf: (topic) => table.resolve(topic).cluster, quarantineMs: 0 });
+      const participant: MoveParticipant = new MoveParticipant({
+        member: 'kmp-a', table, barrier, send: transport.join('kmp-a', (m) => participant.handle(m)), onFirstOffset: () => undefined,
+      });
+      const store = new MemoryStateStore();
+      const coordinator = new MoveCoordinator({ store, transport, routes: emptyRouteState(), onCommitted: () => undefined, goneCheckMs: 1 });
+      await assert.rejects(coordinator.move(request(), build), (error: unknown) => {
+        assert.ok(error instanceof RoutingError && error.status === 503, `${c.name}: ${String(error)}`);
+        assert.match(error.message, c.expect);
+        return true;
+      });
+      assert.equal(store.saves, 0, `${c.name}: nothing committed`);
+      assert.equal(table.version, 0);
+      assert.deepEqual(barrier.activeMoves(), [], `${c.name}: the member released`);
+    }
   });
 
   it('stale version: another writer committed first → 409, every member aborts, nothing switches', async () => {

@@ -46,7 +46,10 @@ export function produceHandler(px: ProxyContext): Handler {
     }
     const origin: ProduceOrigin = { version, request: req, body: ctx.frame.subarray(ctx.bodyOffset), lane: ctx.connection.id };
     if (waiting === null) return send(px, ctx, respond, origin, session);
-    return Promise.all(waiting).then(() => send(px, ctx, respond, origin, session));
+    return Promise.all(waiting).then(() => {
+      session.refuseLate();
+      return send(px, ctx, respond, origin, session);
+    });
   };
 }
 

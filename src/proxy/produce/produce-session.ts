@@ -19,10 +19,16 @@ import { PartitionWrite, partitionAnswer } from './partition-write.ts';
 
 /**
  * A concern of the Produce path beyond routing (transactions, write-back, …). `refuse` runs before the barrier
- * admits a partition; `settled` runs once per partition, right after its settlement.
+ * admits a partition; `refuseBeforeSend` again before sending if routing waited; `settled` runs once per
+ * partition, right after its settlement.
  */
 export interface ProduceConcern {
   refuse?(write: PartitionWrite): { errorCode: number; message: string } | null;
+  /**
+   * Runs again right before sending, for a write whose routing waited (held by a move, cold metadata, a new
+   * producer id): a refusal that depends on time (a fleet lease) may have changed meanwhile. Without side effects.
+   */
+  refuseBeforeSend?(write: PartitionWrite): { errorCode: number; message: string } | null;
   settled?(write: PartitionWrite): void;
   /**
    * Producer ids of batches this concern owns (transactions): runs once the write is admitted (its cluster known)
@@ -79,6 +85,25 @@ export class ProduceSession {
     }
     const admission = this.#px.router.admit(w.topic, w.partition);
     return admission instanceof Promise ? admission.then((a) => this.#admitted(w, a)) : this.#admitted(w, admission);
+  }
+
+  /**
+   * Asks the concerns again, right before sending, for every write still routed: called only when a step waited
+   * (a held admission released by a move, cold metadata, a producer-id allocation), since the answer may have
+   * changed meanwhile — a fleet instance may have lost its lease while the write was held (leadership-concern.ts),
+   * and the others may have counted it gone and moved the partition. A refused write was not sent (no attempt).
+   */
+  refuseLate(): void {
+    for (const w of this.writes) {
+      if (w.settlement !== null || w.ticket === null) continue;
+      for (const c of this.#concerns) {
+        const refusal = c.refuseBeforeSend?.(w);
+        if (refusal) {
+          this.settleNotSent(w, refusal.errorCode, refusal.message);
+          break;
+        }
+      }
+    }
   }
 
   // ── settlements: the only places a write's ticket, sequence and result change ──────────────────────────────────
