@@ -20,10 +20,17 @@ export interface ProxyMetricsOptions {
   maxTopics?: number;
 }
 
+/**
+ * The Produce counters of one (topic, cluster) as plain numbers: the hot path adds to them, and they reach
+ * prom-client only when /metrics is scraped (the counters' collect()). A prom-client inc() validates and looks
+ * up its label set every time, three times per partition of every request.
+ */
 interface ProduceCounters {
-  requests: client.Counter.Internal;
-  bytes: client.Counter.Internal;
-  records: client.Counter.Internal;
+  readonly label: string;
+  readonly cluster: Cluster;
+  requests: number;
+  bytes: number;
+  records: number;
 }
 
 export class ProxyMetrics implements DataPathMetrics {
@@ -52,9 +59,11 @@ export class ProxyMetrics implements DataPathMetrics {
   constructor(opts: ProxyMetricsOptions = {}) {
     this.#maxTopics = opts.maxTopics ?? 1000;
     const r = [this.registry];
-    this.produceRequests = new client.Counter({ name: 'kmp_produce_requests_total', help: 'Produce requests forwarded upstream, per topic and cluster (one per topic per upstream request).', labelNames: ['topic', 'cluster'], registers: r });
-    this.produceBytes = new client.Counter({ name: 'kmp_produce_bytes_total', help: 'Record batch bytes forwarded upstream.', labelNames: ['topic', 'cluster'], registers: r });
-    this.produceRecords = new client.Counter({ name: 'kmp_produce_records_total', help: 'Records forwarded upstream (from batch headers; records are never decoded).', labelNames: ['topic', 'cluster'], registers: r });
+    // Filled from the hot path's plain counters when scraped (see ProduceCounters); collect runs for each of the three.
+    const flush = (): void => this.#flushProduceCounters();
+    this.produceRequests = new client.Counter({ collect: flush, name: 'kmp_produce_requests_total', help: 'Produce requests forwarded upstream, per topic and cluster (one per topic per upstream request).', labelNames: ['topic', 'cluster'], registers: r });
+    this.produceBytes = new client.Counter({ collect: flush, name: 'kmp_produce_bytes_total', help: 'Record batch bytes forwarded upstream.', labelNames: ['topic', 'cluster'], registers: r });
+    this.produceRecords = new client.Counter({ collect: flush, name: 'kmp_produce_records_total', help: 'Records forwarded upstream (from batch headers; records are never decoded).', labelNames: ['topic', 'cluster'], registers: r });
     this.produceErrors = new client.Counter({ name: 'kmp_produce_errors_total', help: 'Partition errors returned to producers.', labelNames: ['topic', 'cluster', 'error'], registers: r });
     this.requestDuration = new client.Histogram({ name: 'kmp_request_duration_seconds', help: 'Client-facing request duration, read to response.', labelNames: ['api'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r });
     this.upstreamDuration = new client.Histogram({ name: 'kmp_upstream_request_duration_seconds', help: 'Upstream request duration.', labelNames: ['cluster', 'api'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r });
@@ -113,14 +122,34 @@ export class ProxyMetrics implements DataPathMetrics {
     let c = this.#produceChildren.get(key);
     if (c === undefined) {
       const label = this.topicLabel(topic);
-      c = { requests: this.produceRequests.labels(label, cluster), bytes: this.produceBytes.labels(label, cluster), records: this.produceRecords.labels(label, cluster) };
-      // Topics beyond the label cap share the overflow label; their cache entries are bounded the same way.
-      if (label !== OVERFLOW_TOPIC || this.#produceChildren.size < 2 * this.#maxTopics) this.#produceChildren.set(key, c);
+      if (label === OVERFLOW_TOPIC) {
+        // Topics beyond the label cap share one overflow entry per cluster; the per-topic cache stays bounded.
+        const overflowKey = `${cluster}\u0000\u0000overflow`;
+        c = this.#produceChildren.get(overflowKey);
+        if (c === undefined) this.#produceChildren.set(overflowKey, (c = { label, cluster, requests: 0, bytes: 0, records: 0 }));
+        if (this.#produceChildren.size < 2 * this.#maxTopics) this.#produceChildren.set(key, c);
+      } else {
+        c = { label, cluster, requests: 0, bytes: 0, records: 0 };
+        this.#produceChildren.set(key, c);
+      }
     }
     return c;
   }
 
   readonly #produceChildren = new Map<string, ProduceCounters>();
+
+  /** Moves what the hot path counted into the prom-client counters (runs when /metrics is scraped). */
+  #flushProduceCounters(): void {
+    const apply = (c: ProduceCounters): void => {
+      if (c.requests > 0) this.produceRequests.inc({ topic: c.label, cluster: c.cluster }, c.requests);
+      if (c.bytes > 0) this.produceBytes.inc({ topic: c.label, cluster: c.cluster }, c.bytes);
+      if (c.records > 0) this.produceRecords.inc({ topic: c.label, cluster: c.cluster }, c.records);
+      c.requests = 0;
+      c.bytes = 0;
+      c.records = 0;
+    };
+    for (const c of this.#produceChildren.values()) apply(c);
+  }
   readonly #requestChildren = new Map<number, client.Histogram.Internal<'api'>>();
   readonly #upstreamChildren = new Map<string, client.Histogram.Internal<'cluster' | 'api'>>();
 
@@ -144,11 +173,11 @@ export class ProxyMetrics implements DataPathMetrics {
     let lastTopic: string | null = null;
     for (const e of entries) {
       const c = this.#produceCounters(e.topic, cluster);
-      if (e.topic !== lastTopic) c.requests.inc();
+      if (e.topic !== lastTopic) c.requests++;
       lastTopic = e.topic;
       if (e.records === null || e.records.length === 0) continue;
-      c.bytes.inc(e.records.length);
-      c.records.inc(e.recordCount);
+      c.bytes += e.records.length;
+      c.records += e.recordCount;
     }
   }
 
