@@ -27,4 +27,4 @@ export {
   type LogLevel,
   type ParsedConfig,
 } from './schema.ts';
-export { listenerNodesOf, proxyNodesOf } from './topology.ts';
+export { listenerNodesOf, proxyClusterIdOf, proxyNodesOf } from './topology.ts';

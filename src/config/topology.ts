@@ -1,6 +1,7 @@
 // The proxy instances as clients see them: which node ids exist and at which address each is advertised, on the
 // main listener and on each of `proxy.listeners`. Metadata and FindCoordinator answers are built from this.
 
+import { createHash } from 'node:crypto';
 import { parseHostPort, type HostPort } from './host-port.ts';
 import type { KmpConfig } from './schema.ts';
 
@@ -25,4 +26,14 @@ export function listenerNodesOf(config: KmpConfig, listener: string): { nodeId: 
     const a = parseHostPort(n.listeners?.[listener] ?? '') as HostPort;
     return { nodeId: n.nodeId, host: a.host, port: a.port };
   });
+}
+
+/**
+ * The proxy's own cluster id (Metadata's cluster_id): derived from the configured node set, not from this node's
+ * address, so every node of a configured set answers with the same id whichever of them a client asks. A fleet
+ * (config `fleet:`) uses the id of its control topics instead (src/fleet/).
+ */
+export function proxyClusterIdOf(config: KmpConfig): string {
+  const nodes = proxyNodesOf(config).map((n) => `${n.nodeId}@${n.host}:${n.port}`).sort().join(',');
+  return createHash('sha256').update(`kmp:${nodes}`).digest().subarray(0, 16).toString('base64url');
 }
