@@ -26,7 +26,7 @@ export interface ControlPlaneHookParts {
    * plane (it reads the ledger). Until they exist, a move has no transaction checks and nothing to warm.
    */
   readonly transactions: () => TransactionSupport | null;
-  readonly warmUp: () => WarmUp;
+  readonly warmUp: () => WarmUp | null;
 }
 
 const NOTHING_TO_SAY: PreflightResult = { refusals: [], warnings: [] };
@@ -47,7 +47,12 @@ export function createControlPlaneHooks(parts: ControlPlaneHookParts): ControlPl
       return transactions === null ? null : await transactions.guard.beforeHold(move);
     },
     partitionsOf: (topic) => partitionsOf(clusters, topic),
-    warmUp: (request) => parts.warmUp()(request),
+    // A move that reaches this instance while it is still starting fails its warm-up: nothing is held.
+    warmUp: async (request) => {
+      const warmUp = parts.warmUp();
+      if (warmUp === null) throw new Error('this instance is still starting: its producer-id map is not built yet');
+      return warmUp(request);
+    },
     knownTopics: () => knownTopics(clusters),
   };
 }

@@ -58,8 +58,8 @@ function proxyClusterId(config: KmpConfig): string {
 
 export async function startProxyServer(config: KmpConfig, log: Logger): Promise<RunningProxy> {
   const metrics = new ProxyMetrics();
-  // Probed on a timer and whenever a broker connection drops (cluster-health.ts); set up after the clients, so
-  // their broker callbacks reach it late.
+  // Probed on a timer and whenever a broker connection drops (cluster-health.ts); declared before the clients so
+  // their broker callbacks can reach it, built once they started.
   let health: ClusterHealth | null = null;
   const upstream = createClusterClients(config, log, metrics, (cluster) => health?.probeNow(cluster));
   const { clusters } = upstream;
@@ -109,8 +109,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     hooks: createControlPlaneHooks({
       clusters, gates, migration, consumers, writeBack,
       transactions: () => transactions,
-      // Only called when a move starts, which needs the admin server: by then the warm-up exists.
-      warmUp: () => warmUp!,
+      warmUp: () => warmUp,
     }),
   });
   for (const w of controlPlane.warnings) log.warn({ warning: w }, 'route state');
