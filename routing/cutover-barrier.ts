@@ -1,7 +1,6 @@
 // The cutover barrier (docs/design.md §4, docs/protocol-notes.md §c "What this means for a flip"): moves the Produce traffic of some
 // topics from one cluster to the other so that no partition ever has writes to both clusters interleaved.
 //
-//
 // The data path's contract (Ticket, Rejection, CompletionOutcome, admit/complete/abandon) is in barrier-contract.ts;
 // what a move is asked and reports (MoveSpec, MoveResult, …) in move-spec.ts; the per-topic bookkeeping in barrier-state.ts.
 //
@@ -38,30 +37,19 @@
 // Safety net: if the route of a partition changes while it has tickets in flight on the other cluster (a route
 // changed without a move), admit answers a retriable rejection instead of interleaving ("route-mismatch").
 
-import { ErrorCode } from '../protocol/kafka-errors.ts';
 import type { Cluster } from './cluster.ts';
-import { InvalidTicketError, RouteConflictError } from './errors.ts';
+import { InvalidTicketError } from './errors.ts';
 import type { Admission, CompletionOutcome, PartitionRouter, Rejection, RejectionReason, Ticket } from './barrier-contract.ts';
-import { ActiveMove, CutoverTicket, NO_TIME, PartitionState, TopicState, abortMessage, inDoubtMessage, type DrainEnd } from './barrier-state.ts';
-import type { AbortCause, ActiveMoveInfo, AfterDrain, CutoverBarrierOptions, MoveResult, MoveSpec, MoveTimings, PartitionReport } from './move-spec.ts';
+import { ActiveMove, CutoverTicket, NO_TIME, PartitionState, TopicState, abortMessage, inDoubtMessage } from './barrier-state.ts';
+import type { ActiveMoveInfo, AfterDrain, CutoverBarrierOptions, MoveResult, MoveSpec } from './move-spec.ts';
+import { checkConflicts, drain, moveInfo, moveResult, partitionReports, runAfterDrain } from './barrier-move-steps.ts';
+import { watchFirstOffset } from './barrier-first-offset.ts';
+import { REJECT_FAILED_DRAIN, REJECT_HELD_LIMIT, REJECT_QUARANTINE, REJECT_ROUTE_MISMATCH, realTimer } from './barrier-rejections.ts';
 
 // Re-exported so existing imports from this file keep working; new code imports barrier-contract.ts / move-spec.ts.
 export { isRejection } from './barrier-contract.ts';
 export type { Admission, CompletionOutcome, PartitionRouter, Rejection, RejectionReason, Ticket } from './barrier-contract.ts';
 export type { AbortCause, ActiveMoveInfo, AfterDrain, CommitContext, CutoverBarrierOptions, FirstOffsetEvent, MoveResult, MoveSpec, MoveTimings, PartitionReport } from './move-spec.ts';
-
-function rejection(reason: RejectionReason): Rejection {
-  return Object.freeze({ reject: 'NOT_LEADER_OR_FOLLOWER', errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, reason });
-}
-const REJECT_HELD_LIMIT = rejection('held-limit');
-const REJECT_FAILED_DRAIN = rejection('failed-drain');
-const REJECT_QUARANTINE = rejection('quarantine');
-const REJECT_ROUTE_MISMATCH = rejection('route-mismatch');
-
-function realTimer(callback: () => void, delayMs: number): () => void {
-  const timer = setTimeout(callback, delayMs);
-  return () => clearTimeout(timer);
-}
 
 export class CutoverBarrier implements PartitionRouter {
   readonly #routeOf: (topic: string) => Cluster;
@@ -112,48 +100,22 @@ export class CutoverBarrier implements PartitionRouter {
       // Offsets < 0: acks=0 or a client that gave none; nothing to record.
       if (t.generation === ts.generation && last >= 0n && (ps.lastOffset === null || last > ps.lastOffset)) ps.lastOffset = last;
       ps.lastOkAt = this.#now();
-      this.#watchFirstOffset(t, outcome.baseOffset >= 0n ? outcome.baseOffset : null);
+      watchFirstOffset(t, outcome.baseOffset >= 0n ? outcome.baseOffset : null);
     } else if (outcome.written === 'unknown') {
       ps.lastUnknownAt = this.#now();
       ps.lastUnknownCode = outcome.errorCode;
     } else {
       ps.lastFailedAt = this.#now();
     }
-    if (!outcome.ok) this.#watchFirstOffset(t, null);
+    if (!outcome.ok) watchFirstOffset(t, null);
     this.#afterSettle(t, outcome);
   }
 
   /** The ticket's request was never sent upstream: forget it without recording an outcome. */
   abandon(ticket: Ticket): void {
     const t = this.#settle(ticket);
-    this.#watchFirstOffset(t, null);
+    watchFirstOffset(t, null);
     this.#afterSettle(t, null);
-  }
-
-  /** See FirstOffsetWatch. Called for every settled ticket before its in-flight count is released. */
-  #watchFirstOffset(t: CutoverTicket, offset: bigint | null): void {
-    const ps = t.partitionState;
-    const w = ps.firstOffsetWatch;
-    if (w === null) return;
-    const ofThisGeneration = offset !== null && t.generation === w.generation;
-    if (w.horizon === null) {
-      if (!ofThisGeneration) return;
-      w.min = offset;
-      w.cluster = t.cluster;
-      w.horizon = ps.admitted;
-      w.pending = ps.inFlight - 1; // every other ticket in flight now was admitted before this answer
-    } else {
-      if (t.serial >= w.horizon) return;
-      w.pending -= 1;
-      if (ofThisGeneration && offset < (w.min as bigint)) w.min = offset;
-    }
-    if (w.pending > 0) return;
-    ps.firstOffsetWatch = null;
-    try {
-      w.notify({ topic: t.topic, partition: t.partition, generation: w.generation, cluster: w.cluster as Cluster, offset: w.min as bigint });
-    } catch {
-      // A ledger callback must never break the data path.
-    }
   }
 
   // ── control ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -166,7 +128,7 @@ export class CutoverBarrier implements PartitionRouter {
     }
     const explicit = new Set(spec.topics);
     const move = new ActiveMove(spec, explicit);
-    this.#checkConflicts(move);
+    checkConflicts(this.#moves, move);
 
     const started = this.#now();
     try {
@@ -182,24 +144,20 @@ export class CutoverBarrier implements PartitionRouter {
     // Registered after the listed topics are claimed, so #createTopic above does not try to claim them for it.
     this.#moves.add(move);
 
-    let end = await this.#drain(move);
+    let end = await drain(move, this.#schedule);
     let stepMessage: string | null = null;
     if (end === 'drained' && this.#afterDrain !== undefined) {
-      const timeoutMs = Math.max(1, spec.timeoutMs - (this.#now() - started));
-      const topics = [...move.claimed].map((ts) => ts.name);
-      stepMessage = await this.#afterDrain({ from: spec.from, to: spec.to, topics, timeoutMs, ...(spec.signal !== undefined ? { signal: spec.signal } : {}) }).catch(
-        (error: unknown) => (error instanceof Error ? error.message : String(error)),
-      );
+      stepMessage = await runAfterDrain(this.#afterDrain, move, spec.timeoutMs - (this.#now() - started));
       if (stepMessage !== null) end = 'timeout';
     }
     const drainMs = this.#now() - started;
-    const partitions = this.#reports(move);
+    const partitions = partitionReports(move, (ts, partition) => ts.partitions.get(partition) ?? this.#createPartition(ts, partition));
     if (end !== 'drained') {
       const message = stepMessage === null ? abortMessage(move, end) : `${move.label} to ${spec.to} aborted: ${stepMessage}; the route stays on ${spec.from} and held requests went to ${spec.from}.`;
       const abort = { cause: end, message };
       this.#abort(move);
       const at = this.#now();
-      return this.#result(move, abort, partitions, { holdMs: at - started, drainMs, commitMs: 0, totalMs: at - started });
+      return moveResult(move, abort, partitions, { holdMs: at - started, drainMs, commitMs: 0, totalMs: at - started });
     }
 
     move.phase = 'committing';
@@ -222,7 +180,7 @@ export class CutoverBarrier implements PartitionRouter {
     const commitMs = this.#now() - commitStart;
     this.#release(move, typeof committedVersion === 'number' ? committedVersion : null);
     const released = this.#now();
-    return this.#result(move, null, partitions, { holdMs: released - started, drainMs, commitMs, totalMs: released - started });
+    return moveResult(move, null, partitions, { holdMs: released - started, drainMs, commitMs, totalMs: released - started });
   }
 
   // ── gauges ─────────────────────────────────────────────────────────────────────────────────────────────────
@@ -250,15 +208,7 @@ export class CutoverBarrier implements PartitionRouter {
   }
 
   activeMoves(): ActiveMoveInfo[] {
-    return [...this.#moves].map((m) => ({
-      label: m.label,
-      from: m.spec.from,
-      to: m.spec.to,
-      topics: [...m.claimed].map((ts) => ts.name),
-      phase: m.phase,
-      heldNow: m.held.length,
-      inFlight: m.pending,
-    }));
+    return [...this.#moves].map(moveInfo);
   }
 
   isHeld(topic: string): boolean {
@@ -335,20 +285,6 @@ export class CutoverBarrier implements PartitionRouter {
     ps.overflowed = false;
   }
 
-  #checkConflicts(move: ActiveMove): void {
-    for (const active of this.#moves) {
-      const clash =
-        [...move.explicit].find((name) => active.wants(name)) ??
-        [...active.claimed].find((ts) => move.wants(ts.name))?.name ??
-        [...active.explicit].find((name) => move.wants(name));
-      if (clash !== undefined) {
-        throw new RouteConflictError(
-          `${move.label} conflicts with ${active.label}, which is running on topic "${clash}"; wait for it to finish and retry`,
-        );
-      }
-    }
-  }
-
   #hold(move: ActiveMove, ts: TopicState, ps: PartitionState): Admission | Promise<Admission> {
     if (move.held.length >= move.spec.maxHeldRequests) {
       // Later batches of this partition must not overtake the rejected one on the new cluster: see point 6.
@@ -408,69 +344,6 @@ export class CutoverBarrier implements PartitionRouter {
     }
     move.pending -= 1;
     if (move.pending === 0) move.finishDrain('drained');
-  }
-
-  #drain(move: ActiveMove): Promise<DrainEnd> {
-    return new Promise<DrainEnd>((resolve) => {
-      let cancelTimer: (() => void) | undefined;
-      const signal = move.spec.signal;
-      const onAbort = (): void => finish('cancelled');
-      const finish = (end: DrainEnd): void => {
-        move.finishDrain = () => undefined;
-        cancelTimer?.();
-        signal?.removeEventListener('abort', onAbort);
-        resolve(end);
-      };
-      move.finishDrain = finish;
-      if (move.inDoubtPolicy === 'abort') {
-        const doubtful = this.#firstInDoubt(move);
-        if (doubtful !== null) {
-          move.inDoubtMessage = inDoubtMessage(move, doubtful.ts, doubtful.ps, doubtful.ps.lastUnknownCode);
-          finish('in-doubt');
-          return;
-        }
-      }
-      if (signal?.aborted === true) {
-        finish('cancelled');
-        return;
-      }
-      if (move.pending === 0) {
-        finish('drained');
-        return;
-      }
-      cancelTimer = this.#schedule(() => finish('timeout'), move.spec.timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  #firstInDoubt(move: ActiveMove): { ts: TopicState; ps: PartitionState } | null {
-    for (const ts of move.claimed) for (const ps of ts.partitions.values()) if (ps.inDoubtInMove) return { ts, ps };
-    return null;
-  }
-
-  #reports(move: ActiveMove): PartitionReport[] {
-    const out: PartitionReport[] = [];
-    for (const ts of move.claimed) {
-      let listed: readonly number[] | 'unknown';
-      try {
-        listed = move.spec.partitionsOf(ts.name);
-      } catch {
-        listed = 'unknown'; // the report then lists the partitions this proxy has seen
-      }
-      const numbers = new Set<number>(ts.partitions.keys());
-      if (listed !== 'unknown') for (const p of listed) numbers.add(p);
-      for (const partition of [...numbers].sort((a, b) => a - b)) {
-        const ps = ts.partitions.get(partition) ?? this.#createPartition(ts, partition);
-        out.push({
-          topic: ts.name,
-          partition,
-          lastOffsetOnOld: ps.lastOffset,
-          failedDrain: ps.failedInMove || (ps.inDoubtInMove && move.inDoubtPolicy === 'reject'),
-          inDoubt: ps.inDoubtInMove,
-        });
-      }
-    }
-    return out;
   }
 
   /** Abort: nothing changes; held admissions go (in arrival order) where the route still points: the old cluster. */
@@ -535,19 +408,5 @@ export class CutoverBarrier implements PartitionRouter {
       }
     }
     if (move.releasedOpen === 0) move.spec.onReleaseSettled?.();
-  }
-
-  #result(move: ActiveMove, abort: MoveResult['abort'], partitions: readonly PartitionReport[], timings: MoveTimings): MoveResult {
-    return {
-      outcome: abort === null ? 'committed' : 'aborted',
-      abort,
-      from: move.spec.from,
-      to: move.spec.to,
-      topics: [...move.claimed].map((ts) => ts.name),
-      partitions,
-      timings,
-      heldRequests: move.heldTotal,
-      rejectedRequests: move.rejected,
-    };
   }
 }

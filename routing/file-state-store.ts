@@ -1,5 +1,5 @@
 // The embedded state store: an append-only journal in one file (records in journal-codec.ts, parsing and crash
-// rules in journal-file.ts), compacted in the background.
+// rules in journal-file.ts, whole-file rewrites in journal-rewrite.ts), compacted in the background.
 //
 // Why a journal, not a rewrite: the previous store rewrote and fsynced the whole state (routes, audit, ledger)
 // inside every hold, so the hold grew with the history (4.1 MB and 55–95 ms after ~110 moves). Now a commit
@@ -18,12 +18,12 @@
 //   hold never waits for a compaction of the whole history.
 // - subscribe(): polls the file (size and inode) and hands records written by other handles to the listeners.
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { StateStoreError, UnavailableError, errorMessage } from './errors.ts';
 import { encodeHeader, encodeRecord, type JournalRecord } from './journal-codec.ts';
 import { applyRecord, isFoldable, journalChunks, parseStateFile, parseTail, toEvent } from './journal-file.ts';
+import { emptyJournalHeaderLength, installTemp, isErrno, tempPathFor, writeTemp } from './journal-rewrite.ts';
 import type { AuditEntry } from './route-state.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { StateModel } from './state-model.ts';
@@ -57,13 +57,8 @@ export interface JournalStats {
   readonly fileBytes: number;
 }
 
-function isErrno(error: unknown, ...codes: string[]): boolean {
-  return error instanceof Error && 'code' in error && typeof error.code === 'string' && codes.includes(error.code);
-}
-
 /** One write queue per file in this process, shared by every handle on it. */
 const QUEUES = new Map<string, SerialQueue>();
-
 
 export class FileStateStore implements StateStore {
   readonly path: string;
@@ -317,23 +312,10 @@ export class FileStateStore implements StateStore {
   async #followCreatedJournal(ino: number): Promise<boolean> {
     const model = this.#model as StateModel;
     if (model.written) return false;
-    const handle = await open(this.path, 'r').catch(() => null);
-    if (handle === null) return false;
-    try {
-      if ((await handle.stat()).ino !== ino) return false;
-      const head = Buffer.alloc(64 * 1024);
-      const { bytesRead } = await handle.read(head, 0, head.length, 0);
-      const newline = head.subarray(0, bytesRead).indexOf(0x0a);
-      if (newline === -1) return false;
-      const header = parseStateFile(head.subarray(0, newline + 1), this.path).model;
-      if (header.version !== 0 || header.batches.size > 0 || header.topics.size > 0) return false;
-      this.#adopt(model, ino, newline + 1, 0);
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await handle.close();
-    }
+    const headerLength = await emptyJournalHeaderLength(this.path, ino);
+    if (headerLength === null) return false;
+    this.#adopt(model, ino, headerLength, 0);
+    return true;
   }
 
   #emit(event: StoreEvent): void {
@@ -360,45 +342,10 @@ export class FileStateStore implements StateStore {
 
   /** Writes a whole new journal for `model` and renames it over the file. In the queue. */
   async #replaceWith(model: StateModel, chunks: readonly string[]): Promise<void> {
-    const temp = await this.#writeTemp(chunks);
-    await this.#install(temp.path);
+    const temp = await writeTemp(this.path, chunks);
+    await installTemp(this.path, temp.path, this.#syncDirectory);
     model.written = true;
     this.#adopt(model, (await stat(this.path)).ino, temp.bytes, 0);
-  }
-
-  async #writeTemp(chunks: Iterable<string>): Promise<{ path: string; bytes: number }> {
-    const dir = dirname(this.path);
-    const temp = join(dir, `.${basename(this.path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-    try {
-      // The first write creates the folder (a fresh checkout has no .cache/ yet).
-      await mkdir(dir, { recursive: true });
-      const file = await open(temp, 'wx', 0o600);
-      let bytes = 0;
-      try {
-        for (const chunk of chunks) {
-          const buffer = Buffer.from(chunk, 'utf8');
-          await file.write(buffer, 0, buffer.length, bytes); // one await per chunk: the event loop keeps running
-          bytes += buffer.length;
-        }
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      return { path: temp, bytes };
-    } catch (error) {
-      await unlink(temp).catch(() => undefined);
-      throw new StateStoreError(`cannot save route state to ${this.path}: ${errorMessage(error)}`, { cause: error });
-    }
-  }
-
-  async #install(temp: string): Promise<void> {
-    try {
-      await rename(temp, this.path);
-    } catch (error) {
-      await unlink(temp).catch(() => undefined);
-      throw new StateStoreError(`cannot save route state to ${this.path}: ${errorMessage(error)}`, { cause: error });
-    }
-    if (this.#syncDirectory) await this.#syncDir(dirname(this.path));
   }
 
   async #compact(): Promise<void> {
@@ -415,8 +362,7 @@ export class FileStateStore implements StateStore {
     // 2 outside the queue: write the copy while commits keep appending to the live file. A ledger entry may
     // carry a first offset recorded after the capture; the record replayed from the tail sets the same value.
     const chunks = journalChunks(capture.routes, capture.model, capture.audit, capture.ledger, capture.mappings, capture.writeBack);
-    const dir = dirname(this.path);
-    const temp = join(dir, `.${basename(this.path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const temp = tempPathFor(this.path);
     let handle: FileHandle | null = null;
     try {
       handle = await open(temp, 'wx', 0o600);
@@ -441,7 +387,7 @@ export class FileStateStore implements StateStore {
         await (handle as FileHandle).sync();
         await (handle as FileHandle).close();
         handle = null;
-        await this.#install(temp);
+        await installTemp(this.path, temp, this.#syncDirectory);
         this.#adopt(this.#model as StateModel, (await stat(this.path)).ino, copied + since, 0);
         this.#stats.compactions += 1;
       });
@@ -449,21 +395,6 @@ export class FileStateStore implements StateStore {
       await handle?.close().catch(() => undefined);
       await unlink(temp).catch(() => undefined);
       throw error instanceof StateStoreError ? error : new StateStoreError(`cannot compact route state ${this.path}: ${errorMessage(error)}`, { cause: error });
-    }
-  }
-
-  async #syncDir(dir: string): Promise<void> {
-    let handle;
-    try {
-      handle = await open(dir, 'r');
-      await handle.sync();
-    } catch (error) {
-      // Some platforms/filesystems cannot fsync a directory; the rename is still atomic there.
-      if (!isErrno(error, 'EISDIR', 'EINVAL', 'EPERM', 'ENOTSUP')) {
-        throw new StateStoreError(`saved ${this.path} but could not fsync its directory: ${errorMessage(error)}`, { cause: error });
-      }
-    } finally {
-      await handle?.close();
     }
   }
 }

@@ -2,7 +2,8 @@
 //
 // Order of checks for a request: authentication (401, everything but /healthz and /readyz), the route (404),
 // the method (405), the role (403), then for writes the media type (415), the body (413/400), and finally the
-// control plane, whose errors carry their own status (routing/errors.ts).
+// control plane, whose errors carry their own status (routing/errors.ts). The endpoints themselves are listed in
+// route-table.ts.
 //
 // Closed by default: no CORS headers, so browsers never let another origin read an answer. Writes require
 // `Content-Type: application/json` (even with an empty body), which a cross-site form or a "simple" fetch cannot
@@ -14,19 +15,17 @@ import type { TLSSocket } from 'node:tls';
 import { loadServerSecureContextOptions, type ServerTlsConfig } from '../security/tls.ts';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { AdminRole, AdminToken } from '../config/index.ts';
+import type { AdminToken } from '../config/index.ts';
 import { parseHostPort } from '../config/index.ts';
 import { ANONYMOUS_LOOPBACK, TokenAuthenticator, roleAllows, type Principal } from './auth.ts';
 import type { AdminControlPlane, OperationResult, WriteOptions } from './control-plane-port.ts';
 import type { InventoryTopicView } from '../inventory.ts';
 import type { Readiness } from '../cluster-health.ts';
-import { HttpError, readBody, sendError, sendJson, sendText, toHttpError } from './http.ts';
+import { HttpError, readBody, sendError, sendJson, toHttpError } from './http.ts';
 import { writeBodySchema } from './write-body.ts';
-import { gateRoutes } from '../gates/admin-routes.ts';
 import type { AdminGates } from '../gates/setup.ts';
-import { consumerRoutes } from '../consumers/admin-routes.ts';
 import type { AdminConsumers } from '../consumers/setup.ts';
-import { gates2Routes } from '../gates/gates2-routes.ts';
+import { adminRoutes, type RequestContext, type Route } from './route-table.ts';
 import type { BoundMigrationGates } from '../gates/migration-gates.ts';
 
 /** The part of a prom-client Registry that /metrics needs. */
@@ -152,142 +151,12 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-// ── routes ──────────────────────────────────────────────────────────────────────────────────────────────────
-
-interface RequestContext {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly url: URL;
-  readonly params: readonly string[];
-  readonly principal: Principal;
-}
-
-type Access = 'open' | AdminRole;
-
-interface Route {
-  readonly method: 'GET' | 'POST';
-  readonly pattern: RegExp;
-  readonly access: Access;
-  /** Writes read and validate a body, and are logged. */
-  readonly write?: (ctx: RequestContext, options: WriteOptions) => Promise<OperationResult>;
-  /** The route accepts a `canary` member (batch flip): it then starts a canary operation (src/gates/canary.ts). */
-  readonly canary?: boolean;
-  readonly read?: (ctx: RequestContext) => Promise<void>;
-}
-
-const SEGMENT = '([^/]+)';
-
 export function createAdminHandler(options: AdminServerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const auth = new TokenAuthenticator(options.tokens);
-  const cp = options.controlPlane;
   const log = options.logger.child({ component: 'admin' });
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
-  const reply = (ctx: RequestContext, body: unknown) => sendJson(ctx.res, 200, body);
-
-  const routes: readonly Route[] = [
-    { method: 'GET', pattern: /^\/healthz$/, access: 'open', read: async (ctx) => reply(ctx, { status: 'ok' }) },
-    {
-      method: 'GET',
-      pattern: /^\/readyz$/,
-      access: 'open',
-      read: async (ctx) => {
-        const require = ctx.url.searchParams.get('require');
-        if (require !== null && require !== 'all' && require !== 'any') throw new HttpError(400, `require: expected "all" or "any", got "${require}"`);
-        let body: Readiness | { ready: boolean };
-        try {
-          const answer = await options.ready({ requireAll: require === 'all' });
-          body = typeof answer === 'boolean' ? { ready: answer } : answer;
-        } catch (error) {
-          log.warn({ err: error }, 'readiness check failed');
-          body = { ready: false };
-        }
-        sendJson(ctx.res, body.ready ? 200 : 503, body);
-      },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/metrics$/,
-      access: 'viewer',
-      read: async (ctx) => sendText(ctx.res, 200, options.registry.contentType, await options.registry.metrics()),
-    },
-    { method: 'GET', pattern: /^\/v1\/routes$/, access: 'viewer', read: async (ctx) => reply(ctx, cp.routes()) },
-    {
-      method: 'GET',
-      pattern: /^\/v1\/fleet$/,
-      access: 'viewer',
-      read: async (ctx) => {
-        if (options.fleet === undefined) throw new HttpError(404, 'this instance runs without a fleet (no `fleet:` in its config)');
-        reply(ctx, options.fleet());
-      },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/v1\/routes\/resolve$/,
-      access: 'viewer',
-      read: async (ctx) => {
-        const topic = ctx.url.searchParams.get('topic');
-        if (topic === null || topic === '') throw new HttpError(400, 'topic: the query parameter is required (/v1/routes/resolve?topic=NAME)');
-        reply(ctx, cp.resolve(topic));
-      },
-    },
-    { method: 'GET', pattern: /^\/v1\/status$/, access: 'viewer', read: async (ctx) => reply(ctx, await options.status()) },
-    {
-      method: 'GET',
-      pattern: /^\/v1\/audit$/,
-      access: 'viewer',
-      read: async (ctx) => {
-        const query = pageQueryOf(ctx.url);
-        reply(ctx, cp.auditPage?.(query) ?? pageOf(cp.audit(), query, (e) => e.seq));
-      },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/v1\/ledger$/,
-      access: 'viewer',
-      read: async (ctx) => {
-        const topic = ctx.url.searchParams.get('topic');
-        const query = { ...pageQueryOf(ctx.url), ...(topic !== null ? { topic } : {}) };
-        if (cp.ledgerPage !== undefined) {
-          reply(ctx, cp.ledgerPage(query));
-          return;
-        }
-        // Positions are 1-based indexes into the whole ledger, so cursors mean the same with or without a topic.
-        const rows = cp.ledger().map((entry, i) => ({ entry, position: i + 1 })).filter((r) => topic === null || r.entry.topic === topic);
-        const paged = pageOf(rows, query, (r) => r.position);
-        reply(ctx, { ...paged, entries: paged.entries.map((r) => r.entry) });
-      },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/v1\/inventory$/,
-      access: 'viewer',
-      read: async (ctx) => {
-        if (options.inventory === undefined) throw new HttpError(404, 'the producer inventory is not enabled in this process');
-        const topic = ctx.url.searchParams.get('topic');
-        const topics = options.inventory().filter((t) => topic === null || t.topic === topic);
-        reply(ctx, { topics });
-      },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/v1\/transactions$/,
-      access: 'viewer',
-      read: async (ctx) => {
-        if (options.transactions === undefined) throw new HttpError(404, 'transactional producers are not enabled in this process');
-        reply(ctx, options.transactions());
-      },
-    },
-    { method: 'POST', pattern: new RegExp(`^/v1/batches/${SEGMENT}/flip$`), access: 'operator', write: (ctx, o) => cp.flipBatch(ctx.params[0], o), canary: true },
-    { method: 'POST', pattern: new RegExp(`^/v1/batches/${SEGMENT}/rollback$`), access: 'operator', write: (ctx, o) => cp.rollbackBatch(ctx.params[0], o) },
-    { method: 'POST', pattern: new RegExp(`^/v1/batches/${SEGMENT}/promote$`), access: 'operator', write: (ctx, o) => cp.promoteBatch(ctx.params[0], o) },
-    { method: 'POST', pattern: new RegExp(`^/v1/topics/${SEGMENT}/flip$`), access: 'operator', write: (ctx, o) => cp.flipTopic(ctx.params[0], o) },
-    { method: 'POST', pattern: new RegExp(`^/v1/topics/${SEGMENT}/rollback$`), access: 'operator', write: (ctx, o) => cp.rollbackTopic(ctx.params[0], o) },
-    { method: 'POST', pattern: /^\/v1\/rollback-all$/, access: 'operator', write: (_ctx, o) => cp.rollbackAll(o) },
-    ...gateRoutes(options.gates, maxBodyBytes),
-    ...consumerRoutes(options.consumers, maxBodyBytes),
-    ...gates2Routes(options.migrationGates),
-  ];
+  const routes = adminRoutes(options, log, maxBodyBytes);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
@@ -405,27 +274,5 @@ function hostIsLoopback(hostHeader: string | undefined): boolean {
   return isLoopbackHost(hostOnly);
 }
 
-/** Without `limit`, a read returns the newest DEFAULT_PAGE_LIMIT entries (`nextBefore` pages further back). */
-export const DEFAULT_PAGE_LIMIT = 1000;
-
-function positiveIntegerParam(url: URL, name: string): number | undefined {
-  const raw = url.searchParams.get(name);
-  if (raw === null) return undefined;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1) throw new HttpError(400, `${name}: expected a positive integer, got "${raw}"`);
-  return value;
-}
-
-/** `?limit=N&before=C`: the newest N entries older than cursor C (an audit seq, a ledger position). */
-function pageQueryOf(url: URL): { limit: number; before?: number } {
-  const before = positiveIntegerParam(url, 'before');
-  return { limit: positiveIntegerParam(url, 'limit') ?? DEFAULT_PAGE_LIMIT, ...(before !== undefined ? { before } : {}) };
-}
-
-/** Pages a whole list (a control plane without paged reads): the newest `limit` before the cursor, oldest first. */
-function pageOf<T>(entries: readonly T[], query: { limit: number; before?: number }, cursorOf: (entry: T) => number): { total: number; entries: readonly T[]; nextBefore: number | null } {
-  const before = query.before;
-  const end = before === undefined ? entries.length : entries.filter((e) => cursorOf(e) < before).length;
-  const start = Math.max(0, end - query.limit);
-  return { total: entries.length, entries: entries.slice(start, end), nextBefore: start > 0 ? cursorOf(entries[start]) : null };
-}
+// Re-exported: the default page size has always been importable from the server module.
+export { DEFAULT_PAGE_LIMIT } from './paging.ts';

@@ -16,51 +16,17 @@ import { KafkaCodecError } from '../../protocol/errors.ts';
 import { decodeRequestHeader } from '../../protocol/header.ts';
 import type { RequestHeader } from '../../protocol/header.ts';
 import { ResponseQueue, type ResponseSlot } from './response-queue.ts';
-import type { AdvertisedNode, ConnectionAuthenticator, ConnectionView, Handler, RequestContext, Responder } from './handler.ts';
-import type { MemoryPressureListener, RequestMemoryBudget } from './request-memory-budget.ts';
+import type { AdvertisedNode, ConnectionAuthenticator, ConnectionView, RequestContext, Responder } from './handler.ts';
+import type { MemoryPressureListener } from './request-memory-budget.ts';
 import { RateLimitedLog } from '../rate-limited-log.ts';
-import type { LimitName } from '../security/events.ts';
+import { MAX_UNAUTHENTICATED_FRAME_BYTES, type ClientConnectionOptions } from './client-connection-options.ts';
+import { RequestCharges, type Charge } from './request-charges.ts';
+import { FrameDeadline } from './frame-deadline.ts';
 
-export interface ClientConnectionOptions {
-  socket: net.Socket;
-  logger: Logger;
-  maxFrameBytes: number;
-  /** Above this many unanswered requests the socket stops being read (backpressure on the client). */
-  maxInflightRequests: number;
-  dispatch: (apiKey: number) => Handler;
-  onClose?: (conn: ClientConnection) => void;
-  /** The listener's name (logs, metrics). Default "default". */
-  listener?: string;
-  /** Brokers to answer Metadata with on this listener (each listener advertises its own address). */
-  advertisedNodes?: AdvertisedNode[];
-  /** SASL listeners: the per-connection authenticator that gates every request (src/security/). */
-  authenticator?: (conn: ConnectionView) => ConnectionAuthenticator;
-  /** Closes the connection after this long without traffic while nothing is in flight; 0 = never. */
-  idleTimeoutMs?: number;
-  /** A limit fired on this connection (max frame size, idle timeout, max in-flight pause, memory, frame deadline). */
-  onLimit?: (limit: LimitName) => void;
-  /** The authenticated principal from the TLS client certificate, if any (SASL overrides it). */
-  principal?: string | null;
-  /** A request was answered (or settled without an answer): its API key and seconds since it was read. */
-  onRequestDone?: (apiKey: number, seconds: number) => void;
-  /** Request bytes held by every connection together; reading pauses at frame boundaries while it is used up. */
-  memory?: RequestMemoryBudget;
-  /** A frame whose first bytes arrived must be complete within this many ms of reading; 0/undefined = no limit. */
-  frameReadTimeoutMs?: number;
-  /** Shared by the connections of a process, so that a peer cannot multiply warnings (default: one per process). */
-  warnings?: RateLimitedLog;
-}
-
-/** Kafka's `sasl.server.max.receive.size` default: the largest frame read from a client before it logged in. */
-export const MAX_UNAUTHENTICATED_FRAME_BYTES = 512 * 1024;
+// Re-exported: the options and the unauthenticated frame limit have always been imported from here.
+export { MAX_UNAUTHENTICATED_FRAME_BYTES, type ClientConnectionOptions } from './client-connection-options.ts';
 
 const DEFAULT_WARNINGS = new RateLimitedLog();
-
-/** Bytes of one request charged to the memory budget until the request is settled. */
-interface Charge {
-  bytes: number;
-  released: boolean;
-}
 
 let nextConnectionId = 1;
 
@@ -94,15 +60,15 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   #stopped = false;
   /** Closing once the queued responses are written (e.g. after a failed login's answer). */
   #ending = false;
-  /** The announced size of the frame being assembled, charged to the memory budget. */
-  #partialCharge = 0;
-  readonly #charges = new Set<Charge>();
-  #frameTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #charges: RequestCharges;
+  readonly #frameDeadline: FrameDeadline;
   readonly #unsubscribeMemory: () => void;
 
   constructor(opts: ClientConnectionOptions) {
     this.#opts = opts;
     this.#socket = opts.socket;
+    this.#charges = new RequestCharges(opts.memory);
+    this.#frameDeadline = new FrameDeadline(opts.frameReadTimeoutMs ?? 0, () => this.#frameDeadlinePassed());
     this.#warnings = opts.warnings ?? DEFAULT_WARNINGS;
     this.remoteAddress = `${opts.socket.remoteAddress}:${opts.socket.remotePort}`;
     this.listener = opts.listener ?? 'default';
@@ -138,7 +104,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
     if (this.#closed || this.#closing) return;
     this.#closing = true;
     this.#warnings.warn(this.log, 'closing client connection', { reason, clientId: this.clientId }, 'closing client connection');
-    this.#clearFrameTimer();
+    this.#frameDeadline.clear();
     this.#socket.destroy();
   }
 
@@ -199,10 +165,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   }
 
   #release(charge: Charge): void {
-    if (charge.released) return;
-    charge.released = true;
-    this.#charges.delete(charge);
-    this.#opts.memory?.release(charge.bytes);
+    this.#charges.release(charge);
   }
 
   // ── reading ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -210,8 +173,6 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   #onData(chunk: Buffer): void {
     if (this.#ending || this.#closing || this.#stopped) return;
     this.#maybeUseFullFrames();
-    // The frame that was being assembled (if any) is the first one this chunk completes; it is charged already.
-    const carried = this.#partialCharge;
     let frames: Buffer[];
     try {
       frames = this.#frames.push(chunk);
@@ -223,18 +184,9 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
       this.#stop(`bad frame: ${(err as Error).message}${tlsHint}`);
       return;
     }
-    const charges = frames.map((frame, i): Charge => {
-      const transferred = i === 0 && carried > 0;
-      const charge: Charge = { bytes: transferred ? carried : frame.length, released: false };
-      this.#charges.add(charge);
-      if (!transferred) this.#opts.memory?.charge(charge.bytes);
-      return charge;
-    });
-    // A frame started in this chunk and not complete yet: charge its whole announced size now.
-    if (carried === 0 || frames.length > 0) {
-      this.#partialCharge = this.#frames.pendingFrameSize;
-      this.#opts.memory?.charge(this.#partialCharge);
-    }
+    // The frame that was being assembled (if any) is the first one this chunk completes and is charged already;
+    // a frame started in this chunk and not complete yet is charged its whole announced size now.
+    const charges = this.#charges.chargeFrames(frames, this.#frames.pendingFrameSize);
     for (const [i, frame] of frames.entries()) {
       if (this.#closing || this.#ending || this.#stopped) {
         // Read after a fatal frame (or a close): never dispatched.
@@ -250,28 +202,21 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   /** After a chunk: the frame deadline, and a pause at this frame boundary if the memory budget is used up. */
   #afterRead(completedAFrame: boolean): void {
     if (this.#closing || this.#stopped) return;
-    if (this.#frames.bufferedBytes === 0) this.#clearFrameTimer();
+    if (this.#frames.bufferedBytes === 0) this.#frameDeadline.clear();
     else if (completedAFrame) this.#restartFrameTimer();
-    else if (this.#frameTimer === null) this.#restartFrameTimer();
+    else if (!this.#frameDeadline.armed) this.#restartFrameTimer();
     if (this.#opts.memory?.exhausted) this.onMemoryPressure();
   }
 
   #restartFrameTimer(): void {
-    this.#clearFrameTimer();
-    const ms = this.#opts.frameReadTimeoutMs ?? 0;
-    if (ms <= 0 || this.#socketPaused) return;
-    this.#frameTimer = setTimeout(() => {
-      this.#frameTimer = null;
-      this.#opts.onLimit?.('frame_read_timeout');
-      const announced = this.#frames.pendingFrameSize;
-      this.close(`request frame not completed within ${ms} ms (${this.#frames.bufferedBytes} of ${announced > 0 ? announced : '?'} bytes read)`);
-    }, ms);
-    this.#frameTimer.unref();
+    if (this.#socketPaused) this.#frameDeadline.clear();
+    else this.#frameDeadline.start();
   }
 
-  #clearFrameTimer(): void {
-    if (this.#frameTimer !== null) clearTimeout(this.#frameTimer);
-    this.#frameTimer = null;
+  #frameDeadlinePassed(): void {
+    this.#opts.onLimit?.('frame_read_timeout');
+    const announced = this.#frames.pendingFrameSize;
+    this.close(`request frame not completed within ${this.#frameDeadline.ms} ms (${this.#frames.bufferedBytes} of ${announced > 0 ? announced : '?'} bytes read)`);
   }
 
   /**
@@ -281,7 +226,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   #stop(reason: string): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#clearFrameTimer();
+    this.#frameDeadline.clear();
     this.#applyReading();
     this.#dispatching = this.#dispatching.then(() => this.closeAfterResponses(reason));
   }
@@ -438,7 +383,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
     if (pause && !this.#socketPaused) {
       this.#socketPaused = true;
       this.#socket.pause();
-      this.#clearFrameTimer();
+      this.#frameDeadline.clear();
     } else if (!pause && this.#socketPaused) {
       this.#socketPaused = false;
       this.#socket.resume();
@@ -449,12 +394,9 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   #onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#clearFrameTimer();
+    this.#frameDeadline.clear();
     this.#unsubscribeMemory();
-    // Requests still in flight upstream settle later; their bytes are no longer the client's to hold.
-    for (const c of [...this.#charges]) this.#release(c);
-    this.#opts.memory?.release(this.#partialCharge);
-    this.#partialCharge = 0;
+    this.#charges.releaseAll();
     this.auth?.dispose();
     this.#opts.onClose?.(this);
   }

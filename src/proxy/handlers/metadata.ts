@@ -8,7 +8,13 @@ import { ApiKey, decodeRequestBody } from '../../../protocol/messages/index.ts';
 import { encodeResponseFrame } from '../../../protocol/codec.ts';
 import { uuidFromBytes } from '../../../protocol/uuid.ts';
 import type { MetadataRequest } from '../../../protocol/messages/metadata-request.ts';
-import type { MetadataResponse } from '../../../protocol/messages/metadata-response.ts';
+import {
+  defaultMetadataResponse,
+  defaultMetadataResponseBroker,
+  defaultMetadataResponsePartition,
+  defaultMetadataResponseTopic,
+  type MetadataResponse,
+} from '../../../protocol/messages/metadata-response.ts';
 import type { Handler } from '../handler.ts';
 import type { ProxyContext, ProxyNode } from '../proxy-context.ts';
 import type { TopicMeta } from '../../upstream/cluster-client.ts';
@@ -36,6 +42,7 @@ export function leaderNodeFor(nodes: readonly ProxyNode[], topic: string, partit
 
 function topicResponse(px: ProxyContext, meta: TopicMeta): TopicResponse {
   return {
+    ...defaultMetadataResponseTopic(),
     errorCode: meta.errorCode,
     name: meta.name,
     topicId: meta.errorCode === ErrorCode.NONE ? proxyTopicId(meta.name) : '00000000-0000-0000-0000-000000000000',
@@ -44,6 +51,7 @@ function topicResponse(px: ProxyContext, meta: TopicMeta): TopicResponse {
       // A fleet assigns each partition to one live instance (src/fleet/leadership-concern.ts refuses the rest).
       const leader = p.leaderId < 0 ? -1 : px.leaderOf !== undefined ? px.leaderOf(meta.name, p.partition) : leaderNodeFor(px.nodes, meta.name, p.partition);
       return {
+        ...defaultMetadataResponsePartition(),
         errorCode: p.errorCode,
         partitionIndex: p.partition,
         leaderId: leader,
@@ -54,7 +62,7 @@ function topicResponse(px: ProxyContext, meta: TopicMeta): TopicResponse {
       };
     }),
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
-  } as TopicResponse;
+  };
 }
 
 export function metadataHandler(px: ProxyContext): Handler {
@@ -94,17 +102,18 @@ export function metadataHandler(px: ProxyContext): Handler {
         }),
       );
     }
-    const body = {
+    const body: MetadataResponse = {
+      ...defaultMetadataResponse(),
       throttleTimeMs: 0,
       // Each listener advertises its own address for the same node ids (a TLS client must stay on TLS).
-      brokers: (px.leaderOf !== undefined ? px.nodes : (ctx.connection.advertisedNodes ?? px.nodes)).map((n) => ({ nodeId: n.nodeId, host: n.host, port: n.port, rack: null })),
+      brokers: (px.leaderOf !== undefined ? px.nodes : (ctx.connection.advertisedNodes ?? px.nodes)).map((n) => ({ ...defaultMetadataResponseBroker(), nodeId: n.nodeId, host: n.host, port: n.port, rack: null })),
       clusterId: px.clusterId,
       // kafkajs sends InitProducerId to the controller and fails if it is not among the brokers.
       controllerId: px.nodes[0].nodeId,
       topics,
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
       errorCode: ErrorCode.NONE,
-    } as unknown as MetadataResponse;
+    };
     respond.send(encodeResponseFrame(ApiKey.Metadata, version, ctx.header.correlationId, body));
   };
 }

@@ -1,0 +1,76 @@
+// The control plane's hooks (routing/operations.ts ControlPlaneHooks): what routing/ cannot know by itself because
+// it never talks to a cluster. Each hook asks the part of src/ that owns the concept: pre-flight and the schema
+// gate (src/preflight.ts, src/gates/), the promotion checks (write-back lag, consumer groups, the migration gates),
+// transactions (src/transactions/: no split group, open transactions drained before a hold), the warm-up
+// (src/proxy/warm-up.ts) and the clusters' topic lists for the ledger and for expanding prefix/pattern batches.
+import type { Cluster } from '../routing/cluster.ts';
+import type { ControlPlaneHooks, PreflightResult } from '../routing/operations.ts';
+import type { WarmUp } from '../routing/warm-up.ts';
+import { ErrorCode } from '../protocol/kafka-errors.ts';
+import type { ClusterClient } from './upstream/cluster-client.ts';
+import type { Gates } from './gates/setup.ts';
+import type { MigrationGates } from './gates/migration-gates.ts';
+import type { Consumers } from './consumers/setup.ts';
+import type { WriteBack } from './writeback/write-back.ts';
+import type { TransactionSupport } from './transactions/setup.ts';
+import { createPreflight } from './preflight.ts';
+
+export interface ControlPlaneHookParts {
+  readonly clusters: Record<Cluster, ClusterClient>;
+  readonly gates: Gates;
+  readonly migration: MigrationGates;
+  readonly consumers: Consumers;
+  readonly writeBack: Pick<WriteBack, 'promoteRefusals'>;
+  /**
+   * Late-bound: transaction support and the warm-up need the producer-id map, which is built after the control
+   * plane (it reads the ledger). Until they exist, a move has no transaction checks and nothing to warm.
+   */
+  readonly transactions: () => TransactionSupport | null;
+  readonly warmUp: () => WarmUp | null;
+}
+
+const NOTHING_TO_SAY: PreflightResult = { refusals: [], warnings: [] };
+
+export function createControlPlaneHooks(parts: ControlPlaneHookParts): ControlPlaneHooks {
+  const { clusters, gates, migration, consumers, writeBack } = parts;
+  return {
+    // Promote waits for the write-back to catch up and for the wave's consumer groups to leave the source.
+    promoteCheck: async (topics, batch) => {
+      const groups = batch === null ? NOTHING_TO_SAY : await consumers.promotionGate(batch);
+      return { refusals: [...(await writeBack.promoteRefusals(topics)), ...groups.refusals], warnings: [...groups.warnings] };
+    },
+    preflight: gates.preflight(createPreflight(clusters)),
+    promotePreflight: migration.promotePreflight,
+    movePreflight: async (topics, from, to) => parts.transactions()?.guard.preflight(topics, from, to) ?? { refusals: [], warnings: [] },
+    beforeHold: async (move) => {
+      const transactions = parts.transactions();
+      return transactions === null ? null : await transactions.guard.beforeHold(move);
+    },
+    partitionsOf: (topic) => partitionsOf(clusters, topic),
+    // A move that reaches this instance while it is still starting fails its warm-up: nothing is held.
+    warmUp: async (request) => {
+      const warmUp = parts.warmUp();
+      if (warmUp === null) throw new Error('this instance is still starting: its producer-id map is not built yet');
+      return warmUp(request);
+    },
+    knownTopics: () => knownTopics(clusters),
+  };
+}
+
+/** The topic's partitions as the first cluster that knows it reports them; 'unknown' when neither does. */
+async function partitionsOf(clusters: Record<Cluster, ClusterClient>, topic: string): Promise<readonly number[] | 'unknown'> {
+  for (const c of ['source', 'target'] as const) {
+    const meta = await clusters[c].topic(topic).catch(() => null);
+    if (meta && meta.errorCode === ErrorCode.NONE) return meta.partitions.map((p) => p.partition);
+  }
+  return 'unknown';
+}
+
+/** Every non-internal topic on either cluster (a cluster that does not answer contributes none). */
+async function knownTopics(clusters: Record<Cluster, ClusterClient>): Promise<string[]> {
+  const names = new Set<string>();
+  for (const c of ['source', 'target'] as const) {
+    for (const t of await clusters[c].allTopics().catch(() => [])) if (!t.isInternal) names.add(t.name);
+  }
+  return [...names];
+}
