@@ -1,5 +1,4 @@
 // Helpers for integration tests that talk to the real Kafka pair directly (not through the proxy).
-import './kafkajs-timer-fix.ts';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { bootstrapOf, startCluster, type ClusterName } from '../../scripts/kafka/testbed.ts';
