@@ -4,7 +4,7 @@
 // This file is the composition root only: each part is built by its owner's setup function and wired here, in
 // an order that matters (a part's closures may reach parts built later, but only once they are called).
 import type { Logger } from 'pino';
-import { ConfigError, loadConfig, proxyNodesOf, type KmpConfig } from './config/index.ts';
+import { ConfigError, loadConfig, proxyClusterIdOf, proxyNodesOf, type KmpConfig } from './config/index.ts';
 import { createLogger } from './logger.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { createGates } from './gates/setup.ts';
@@ -49,11 +49,6 @@ export interface RunningProxy {
    * connections are untouched; what fails to load keeps its previous value and is listed in `errors`.
    */
   reload(): { errors: string[] };
-}
-
-/** A stable cluster id for the proxy: configured nodes define the cluster, so the id follows from them. */
-function proxyClusterId(config: KmpConfig): string {
-  return Buffer.from(`kmp:${config.proxy.advertised}`.padEnd(16, '.').slice(0, 16)).toString('base64url');
 }
 
 export async function startProxyServer(config: KmpConfig, log: Logger): Promise<RunningProxy> {
@@ -163,7 +158,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     producerIds,
     sequences: new SequenceGuard(),
     nodes: proxyNodesOf(config),
-    clusterId: fleet?.clusterId ?? proxyClusterId(config),
+    clusterId: fleet?.clusterId ?? proxyClusterIdOf(config),
     ...(fleet === null
       ? {}
       : {

@@ -1,5 +1,5 @@
 // What the security and limit code reports, so that metrics (and logs) can count it without the data path
-// knowing about prom-client. serve.ts implements this with ProxyMetrics.
+// knowing about prom-client. src/proxy/listeners.ts implements this with ProxyMetrics.
 
 /** Every configurable limit; each is counted (kmp_limit_hits_total{limit}) when it fires. */
 export const LIMITS = [
