@@ -187,6 +187,15 @@ test('the schema gate refuses a flip while the target registry lacks an id in us
   assert.equal(report.json.checked[0].status, 'missing-on-target');
 
   await registerAt(urls.target, subject, schema, id);
+  // The gate's cost: a dry run is pre-flight only (partition counts, configs, both registries), timed end to end.
+  const timings: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const dry = await call('POST', '/v1/batches/sg/flip', { dryRun: true });
+    timings.push(performance.now() - t0);
+    assert.equal(dry.status, 200, JSON.stringify(dry.json));
+  }
+  console.log(`[gates] pre-flight with both registries (dry-run flip), 5 runs: ${timings.map((t) => t.toFixed(1)).join(', ')} ms`);
   const ok = await call('POST', '/v1/batches/sg/flip', { reason: 'it: schema present' });
   assert.equal(ok.status, 200, JSON.stringify(ok.json));
   assert.equal(ok.json.outcome, 'ok');
