@@ -14,9 +14,8 @@ import { defaultDescribeConfigsRequest } from '../../protocol/messages/describe-
 import type { DescribeConfigsResponse } from '../../protocol/messages/describe-configs-response.ts';
 import { defaultCreateTopicsRequest } from '../../protocol/messages/create-topics-request.ts';
 import type { CreateTopicsResponse } from '../../protocol/messages/create-topics-response.ts';
-import type { InitProducerIdResponse } from '../../protocol/messages/init-producer-id-response.ts';
 import type { Cluster as ClusterName } from '../../routing/cluster.ts';
-import { ErrorCode } from '../../protocol/kafka-errors.ts';
+import { ErrorCode, errorName } from '../../protocol/kafka-errors.ts';
 
 export interface PartitionMeta {
   partition: number;
@@ -51,6 +50,8 @@ export interface ClusterClientOptions {
 }
 
 const METADATA_VERSION_MAX = 12;
+/** Retries of InitProducerId while the cluster's coordinator starts (about 4 s in all with the back-off). */
+const INIT_PRODUCER_ID_RETRIES = 10;
 const TOPIC_RESOURCE = 2;
 
 function parseHostPort(s: string): { host: string; port: number } {
@@ -205,17 +206,26 @@ export class ClusterClient {
 
   /** A fresh idempotent producer id from this cluster (non-transactional InitProducerId). */
   async initProducerId(): Promise<{ producerId: bigint; producerEpoch: number }> {
-    const conn = await this.anyConnection();
-    const version = Math.min(conn.versions.get(ApiKey.InitProducerId)?.max ?? 0, 4);
-    const res = (await conn.send(ApiKey.InitProducerId, version, {
-      ...defaultInitProducerIdRequest(),
-      transactionalId: null,
-      transactionTimeoutMs: 2147483647,
-      producerId: -1n,
-      producerEpoch: -1,
-    })) as InitProducerIdResponse;
-    if (res.errorCode !== ErrorCode.NONE) throw new UpstreamError('protocol', `${this.name}: InitProducerId failed with error ${res.errorCode}`);
-    return { producerId: res.producerId, producerEpoch: res.producerEpoch };
+    // A broker answers COORDINATOR_LOAD_IN_PROGRESS / COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR while its producer-id
+    // machinery starts (a freshly started cluster creates __transaction_state first): retried here, briefly, like the
+    // Java client does, so the first producer of a new cluster (or a move's warm-up) does not fail on it.
+    for (let attempt = 0; ; attempt++) {
+      const conn = await this.anyConnection();
+      const version = Math.min(conn.versions.get(ApiKey.InitProducerId)?.max ?? 0, 4);
+      const res = await conn.send(ApiKey.InitProducerId, version, {
+        ...defaultInitProducerIdRequest(),
+        transactionalId: null,
+        transactionTimeoutMs: 2147483647,
+        producerId: -1n,
+        producerEpoch: -1,
+      });
+      if (res.errorCode === ErrorCode.NONE) return { producerId: res.producerId, producerEpoch: res.producerEpoch };
+      const coordinatorStarting = res.errorCode === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS || res.errorCode === ErrorCode.COORDINATOR_NOT_AVAILABLE || res.errorCode === ErrorCode.NOT_COORDINATOR;
+      if (!coordinatorStarting || attempt >= INIT_PRODUCER_ID_RETRIES) {
+        throw new UpstreamError('protocol', `${this.name}: InitProducerId failed with error ${res.errorCode} (${errorName(res.errorCode)})`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
+    }
   }
 
   /** Topic configs (names → values) for pre-flight comparisons; one DescribeConfigs to any broker. */
