@@ -81,9 +81,12 @@ test('kafkajs and librdkafka write through flips and rollbacks: 0 partition erro
         next: (seq) => ({ topic: topics[(seq + n) % topics.length], key: `k${seq % 17}`, value: `${p.client}-${seq}` }),
       }),
     );
+    let ackedBeforeMoves: number[] = [];
+    let ackedAfterMoves: number[] = [];
     try {
       const deadline = Date.now() + 30_000;
       while (producers.some((p) => p.acked.size < 50) && Date.now() < deadline) await sleep(50);
+      ackedBeforeMoves = producers.map((p) => p.acked.size);
       for (let i = 0; i < MOVES; i++) {
         await sleep(PAUSE_MS);
         const action = i % 2 === 0 ? 'flip' : 'rollback';
@@ -99,6 +102,7 @@ test('kafkajs and librdkafka write through flips and rollbacks: 0 partition erro
             `partition errors ${JSON.stringify(res.json.partitionErrors)}`,
         );
       }
+      ackedAfterMoves = producers.map((p) => p.acked.size);
       await sleep(PAUSE_MS);
     } finally {
       await Promise.all(pumps.map((p) => p.stop()));
@@ -113,7 +117,12 @@ test('kafkajs and librdkafka write through flips and rollbacks: 0 partition erro
       assert.ok(a.warmUp.connections >= 1, 'connections to the leaders');
       assert.ok(a.warmUp.producerIds >= 2, `producer ids for both producers (got ${a.warmUp.producerIds})`);
     }
-    assert.ok(answers.some((a) => a.heldRequests > 0), 'some moves held requests (the load was real)');
+    // The load was real: both producers kept being acknowledged while the moves ran. (Whether a move happens to hold
+    // a request is chance: holds last a few milliseconds.)
+    for (const [n, p] of producers.entries()) {
+      assert.ok(ackedAfterMoves[n] - ackedBeforeMoves[n] > 100, `${p.client}: ${ackedAfterMoves[n] - ackedBeforeMoves[n]} records acknowledged during the moves`);
+    }
+    t.diagnostic(`requests held by the moves: ${answers.map((a) => a.heldRequests).join(', ')}`);
 
     const audit = await admin<{ entries: AuditEntry[] }>(proxy, 'GET', '/v1/audit');
     const moves = audit.json.entries.filter((e) => e.changes.length > 0);
