@@ -1,5 +1,6 @@
 // Small HTTP plumbing of the admin API: JSON replies, the error shape `{ error: { code, message } }`, the body
 // reader with its size cap, and the translation of errors thrown by the control plane into statuses.
+import type { ZodType } from 'zod';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export const ERROR_CODES: Readonly<Record<number, string>> = {
@@ -133,4 +134,33 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('end', onEnd);
     req.on('error', reject);
   });
+}
+
+/**
+ * A write's body: Content-Type application/json required (always, even for an empty body: a browser sends a
+ * body-less cross-site POST without any type and without a preflight, so accepting that would let any web page
+ * write on an open loopback API), at most `limit` bytes, valid JSON (empty = {}), then validated by `schema`.
+ * 415, 413 or 400 (code VALIDATION, every issue with its path) otherwise.
+ */
+export async function readJsonBody<T>(req: IncomingMessage, limit: number, schema: ZodType<T>): Promise<T> {
+  const contentType = req.headers['content-type'];
+  if (contentType === undefined || !/^application\/json\s*(;|$)/i.test(contentType)) {
+    req.resume();
+    throw new HttpError(415, 'write requests need "Content-Type: application/json" (the body may be empty or {})');
+  }
+  const raw = await readBody(req, limit);
+  let json: unknown = {};
+  if (raw.length > 0) {
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch (error) {
+      throw new HttpError(400, `body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const body = schema.safeParse(json);
+  if (!body.success) {
+    const message = body.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(body)'}: ${i.message}`).join('; ');
+    throw new HttpError(400, message, { code: 'VALIDATION' });
+  }
+  return body.data;
 }

@@ -21,7 +21,7 @@ import { ANONYMOUS_LOOPBACK, TokenAuthenticator, roleAllows, type Principal } fr
 import type { AdminControlPlane, OperationResult, WriteOptions } from './control-plane-port.ts';
 import type { InventoryTopicView } from '../inventory.ts';
 import type { Readiness } from '../cluster-health.ts';
-import { HttpError, readBody, sendError, sendJson, toHttpError } from './http.ts';
+import { HttpError, readJsonBody, sendError, sendJson, toHttpError } from './http.ts';
 import { writeBodySchema } from './write-body.ts';
 import type { AdminGates } from '../gates/setup.ts';
 import type { AdminConsumers } from '../consumers/setup.ts';
@@ -197,39 +197,19 @@ export function createAdminHandler(options: AdminServerOptions): (req: IncomingM
   }
 
   async function runWrite(ctx: RequestContext, write: NonNullable<Route['write']>, canaryAllowed: boolean): Promise<void> {
-    // Always required, even for an empty body: a browser sends a body-less cross-site POST without any type and
-    // without a preflight, so accepting that would let any web page roll back routes on an open loopback API.
-    const contentType = ctx.req.headers['content-type'];
-    if (contentType === undefined || !/^application\/json\s*(;|$)/i.test(contentType)) {
-      ctx.req.resume();
-      throw new HttpError(415, 'write requests need "Content-Type: application/json" (the body may be empty or {})');
-    }
-    const raw = await readBody(ctx.req, maxBodyBytes);
-    let parsedJson: unknown = {};
-    if (raw.length > 0) {
-      try {
-        parsedJson = JSON.parse(raw.toString('utf8'));
-      } catch (error) {
-        throw new HttpError(400, `body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
-    const body = writeBodySchema.safeParse(parsedJson);
-    if (!body.success) {
-      const message = body.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(body)'}: ${i.message}`).join('; ');
-      throw new HttpError(400, message, { code: 'VALIDATION' });
-    }
+    const body = await readJsonBody(ctx.req, maxBodyBytes, writeBodySchema);
     const writeOptions: WriteOptions = {
       who: ctx.principal.name,
-      ...(body.data.reason !== undefined ? { reason: body.data.reason } : {}),
-      dryRun: body.data.dryRun,
-      force: body.data.force,
+      ...(body.reason !== undefined ? { reason: body.reason } : {}),
+      dryRun: body.dryRun,
+      force: body.force,
     };
     const what = { who: writeOptions.who, path: ctx.url.pathname, reason: writeOptions.reason, dryRun: writeOptions.dryRun, force: writeOptions.force };
-    if (body.data.canary !== undefined) {
+    if (body.canary !== undefined) {
       if (!canaryAllowed) throw new HttpError(400, 'canary: only a batch flip (POST /v1/batches/{wave}/flip) takes a canary', { code: 'VALIDATION' });
       if (options.migrationGates === undefined) throw new HttpError(404, 'canary flips are not enabled in this process');
-      const started = await options.migrationGates.canary.start(ctx.params[0], body.data.canary, writeOptions);
-      log.info({ ...what, canary: body.data.canary }, 'admin write: canary flip');
+      const started = await options.migrationGates.canary.start(ctx.params[0], body.canary, writeOptions);
+      log.info({ ...what, canary: body.canary }, 'admin write: canary flip');
       // 202: the operation runs on; GET /v1/operations/{id} shows its progress. A dry run is a plain answer.
       sendJson(ctx.res, writeOptions.dryRun === true ? 200 : 202, started);
       return;

@@ -5,7 +5,7 @@
 // a strict body, the caller's token name recorded in the audit.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { HttpError, readBody, sendJson } from '../admin/http.ts';
+import { HttpError, readJsonBody, sendJson } from '../admin/http.ts';
 import type { AdminConsumers } from './setup.ts';
 
 const moveBodySchema = z.strictObject({
@@ -42,28 +42,13 @@ export function consumerRoutes(consumers: AdminConsumers | undefined, maxBodyByt
       method: 'POST' as const, pattern: /^\/v1\/consumers\/([^/]+)\/move$/, access: 'operator' as const,
       read: async (ctx: ConsumerRequest) => {
         const c = consumers ?? absent();
-        const contentType = ctx.req.headers['content-type'];
-        if (contentType === undefined || !/^application\/json\s*(;|$)/i.test(contentType)) {
-          ctx.req.resume();
-          throw new HttpError(415, 'write requests need "Content-Type: application/json"');
-        }
-        const raw = await readBody(ctx.req, maxBodyBytes);
-        let json: unknown = {};
-        try {
-          if (raw.length > 0) json = JSON.parse(raw.toString('utf8'));
-        } catch (error) {
-          throw new HttpError(400, `body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
-        }
-        const body = moveBodySchema.safeParse(json);
-        if (!body.success) {
-          throw new HttpError(400, body.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '), { code: 'VALIDATION' });
-        }
+        const body = await readJsonBody(ctx.req, maxBodyBytes, moveBodySchema);
         const result = await c.move(ctx.params[0], {
-          wave: body.data.wave,
-          direction: body.data.direction ?? 'to-target',
-          dryRun: body.data.dryRun ?? false,
+          wave: body.wave,
+          direction: body.direction ?? 'to-target',
+          dryRun: body.dryRun ?? false,
           who: ctx.principal.name,
-          reason: body.data.reason ?? '',
+          reason: body.reason ?? '',
         });
         sendJson(ctx.res, 200, result);
       },

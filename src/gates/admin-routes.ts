@@ -6,7 +6,7 @@
 // it), a strict body, the caller's token name recorded.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { HttpError, readBody, sendJson } from '../admin/http.ts';
+import { HttpError, readJsonBody, sendJson } from '../admin/http.ts';
 import { WaveNotFoundError, type AdminGates } from './setup.ts';
 
 const applyBodySchema = z.strictObject({
@@ -45,26 +45,11 @@ export function gateRoutes(gates: AdminGates | undefined, maxBodyBytes: number) 
       method: 'POST' as const, pattern: /^\/v1\/waves\/([^/]+)\/prepare$/, access: 'operator' as const,
       read: async (ctx: GateRequest) => {
         const g = gates ?? absent();
-        const contentType = ctx.req.headers['content-type'];
-        if (contentType === undefined || !/^application\/json\s*(;|$)/i.test(contentType)) {
-          ctx.req.resume();
-          throw new HttpError(415, 'write requests need "Content-Type: application/json" (the body may be empty or {})');
-        }
-        const raw = await readBody(ctx.req, maxBodyBytes);
-        let json: unknown = {};
-        try {
-          if (raw.length > 0) json = JSON.parse(raw.toString('utf8'));
-        } catch (error) {
-          throw new HttpError(400, `body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
-        }
-        const body = applyBodySchema.safeParse(json);
-        if (!body.success) {
-          throw new HttpError(400, body.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '), { code: 'VALIDATION' });
-        }
+        const body = await readJsonBody(ctx.req, maxBodyBytes, applyBodySchema);
         const result = await mapped(() => g.applyPrepare(ctx.params[0], {
           who: ctx.principal.name,
-          ...(body.data.reason !== undefined ? { reason: body.data.reason } : {}),
-          ...(body.data.replicationFactor !== undefined ? { replicationFactor: body.data.replicationFactor } : {}),
+          ...(body.reason !== undefined ? { reason: body.reason } : {}),
+          ...(body.replicationFactor !== undefined ? { replicationFactor: body.replicationFactor } : {}),
         }));
         sendJson(ctx.res, 200, result);
       },
