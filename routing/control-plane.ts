@@ -273,22 +273,9 @@ export class ControlPlane {
    * like a refused operation's entry (best effort: a store failure does not hide the note from this instance).
    */
   async note(entry: { readonly who: string; readonly target: AuditEntry['target']; readonly reason: string; readonly details?: AuditEntry['details'] }): Promise<AuditEntry> {
-    const recorded: AuditEntry = {
-      seq: this.#auditLog.nextSeq(),
-      who: entry.who,
-      when: new Date().toISOString(),
-      action: 'note',
-      target: entry.target,
-      reason: entry.reason,
-      changes: [],
-      outcome: 'ok',
-      version: this.table.version,
-      details: entry.details ?? {},
-    };
-    this.#auditLog.append(recorded);
-    await this.#store.appendAudit(recorded).catch(() => undefined);
-    return recorded;
+    return this.recordAudit({ who: entry.who, action: 'note', target: entry.target, reason: entry.reason, outcome: 'ok', details: entry.details ?? {} });
   }
+
 
   /** Saves pending ledger updates now. */
   async flush(): Promise<void> {
