@@ -1,8 +1,8 @@
 // Per-topic evidence (issue #15 item 6, docs/gates.md): what tells schema breakage from platform lag, per topic and
 // cluster — event age (now − the batch header's maxTimestamp: records are never decoded), produce and error
-// rates, produce latency and the error names. It is a ProduceConcern: `refuse` stamps the start of a partition
-// write (it never refuses), `settled` books the outcome. Per partition write that is two clock reads, a WeakMap
-// entry and a few additions: nothing that scales with the records or blocks the event loop.
+// rates, produce latency and the error names. It is a ProduceConcern whose `settled` books the outcome; latency runs
+// from the write's `startedAt` (stamped once by PartitionWrite). Per partition write that is a clock read and a few
+// additions: nothing that scales with the records or blocks the event loop.
 // The canary runner (canary.ts) reads `snapshot()`/`since()` to judge exactly the writes of its watch window.
 import type { Cluster } from '../../routing/cluster.ts';
 import { BoundedMap } from '../../routing/bounded-map.ts';
@@ -105,7 +105,6 @@ export interface TopicEvidenceOptions {
 }
 
 export class TopicEvidence implements ProduceConcern {
-  readonly #started = new WeakMap<PartitionWrite, number>();
   readonly #topics: BoundedMap<string, Partial<Record<Cluster, Figures>>>;
   readonly #now: () => number;
   readonly #timer: ReturnType<typeof setInterval>;
@@ -121,14 +120,8 @@ export class TopicEvidence implements ProduceConcern {
     clearInterval(this.#timer);
   }
 
-  refuse(w: PartitionWrite): null {
-    this.#started.set(w, performance.now());
-    return null;
-  }
-
   settled(w: PartitionWrite): void {
     if (w.settlement === 'not-sent' || w.cluster === null) return;
-    const started = this.#started.get(w);
     const f = this.#figures(w.topic, w.cluster);
     const now = this.#now();
     f.writes++;
@@ -141,7 +134,7 @@ export class TopicEvidence implements ProduceConcern {
       const name = errorName(w.result?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR);
       f.errors.set(name, (f.errors.get(name) ?? 0) + 1);
     }
-    if (started !== undefined) f.latency.observe(performance.now() - started);
+    f.latency.observe(performance.now() - w.startedAt);
     let maxTs = -1;
     for (const b of w.batches) if (b.maxTimestamp > maxTs) maxTs = b.maxTimestamp;
     if (maxTs > 0) {

@@ -42,7 +42,6 @@ test('evidence: writes, failures by error name and records per (topic, cluster);
     const base = ev.snapshot('t', 'target');
     for (let i = 0; i < 4; i++) {
       const w = settledWrite('t', 'target', 'ok');
-      ev.refuse(w);
       ev.settled(w);
     }
     ev.settled(settledWrite('t', 'target', 'failed', ErrorCode.NOT_ENOUGH_REPLICAS));

@@ -23,6 +23,8 @@ export class PartitionWrite {
   readonly partition: number;
   /** The client's record batches: a slice of its frame, forwarded as is (header fields patched in place). */
   readonly records: Buffer | null;
+  /** performance.now() when the request was decoded: where the write's produce latency starts (gates' evidence). */
+  readonly startedAt: number;
   /** The batch headers, read once (the only pass over the records). */
   batches: readonly BatchView[] = NO_BATCHES;
   /** Offsets the records take in the log (lastOffsetDelta + 1 per batch): the ledger's last offset. */
@@ -51,6 +53,7 @@ export class PartitionWrite {
     this.topic = topic;
     this.partition = partition;
     this.records = records;
+    this.startedAt = performance.now();
   }
 
   get settled(): boolean {
