@@ -27,7 +27,11 @@ export interface ControlPlaneHooks {
    * Checks before a promote (src/writeback: write-back lag > 0; consumer groups still reading the source): its
    * refusals block the promote unless forced (recorded in the audit), like pre-flight refusals of a flip.
    */
-  /** Checks before a promote: the topics it promotes and, for a batch, its name. Refusals refuse unless forced. */
+  /**
+   * The promotion gate: checks before a promote, given the topics it promotes and, for a batch, its name (bypass
+   * writes, open transactions on the old cluster, write-back lag, consumer groups still on the source). Refusals
+   * block the promote unless forced, exactly like a flip's pre-flight. May throw (503).
+   */
   readonly promoteCheck?: (topics: readonly string[], batch: string | null) => Promise<PreflightResult>;
   /** Partition numbers of a topic, for the ledger; 'unknown' falls back to the partitions the proxy has seen. */
   readonly partitionsOf?: (topic: string) => readonly number[] | 'unknown' | Promise<readonly number[] | 'unknown'>;
@@ -38,11 +42,6 @@ export interface ControlPlaneHooks {
   readonly knownTopics?: () => readonly string[] | Promise<readonly string[]>;
   /** Makes the new side ready before a move holds anything (warm-up.ts); a failure fails the move (503). */
   readonly warmUp?: WarmUp;
-  /**
-   * Checks before a batch is promoted (the promotion gate: bypass writes, open transactions on the old cluster,
-   * …). Refusals block the promote unless forced, exactly like a flip's pre-flight. May throw (503).
-   */
-  readonly promotePreflight?: (batch: string) => Promise<PreflightResult>;
   /** Checks before every move, either direction (transactions: no split group, no consume-transform-produce). */
   readonly movePreflight?: (topics: readonly string[], from: Cluster, to: Cluster) => Promise<PreflightResult>;
   /** Run by this instance's participant before its barrier holds (move-hooks.ts). */

@@ -124,17 +124,9 @@ export class WritePipeline {
       if (move !== null && move.to === 'target' && this.#o.hooks.preflight !== undefined) {
         preflight = await this.#o.hooks.preflight(topics, move.to);
       }
-      if (move === null && op.action === 'promote') {
-        // The promotion gates: the batch's (bypass writes, open transactions) and the topics' (write-back lag,
-        // consumer groups still on the source); every refusal counts.
-        const gates: PreflightResult[] = [];
-        const batch = op.target.kind === 'batch' ? op.target.name : null;
-        if (batch !== null && this.#o.hooks.promotePreflight !== undefined) gates.push(await this.#o.hooks.promotePreflight(batch));
-        if (this.#o.hooks.promoteCheck !== undefined) {
-          topics = await this.#movingTopics(op, snapshot, (topic) => snapshot.resolve(topic).state !== next.resolve(topic).state);
-          gates.push(await this.#o.hooks.promoteCheck(topics, batch));
-        }
-        if (gates.length > 0) preflight = { refusals: gates.flatMap((g) => g.refusals), warnings: gates.flatMap((g) => g.warnings) };
+      if (move === null && op.action === 'promote' && this.#o.hooks.promoteCheck !== undefined) {
+        topics = await this.#movingTopics(op, snapshot, (topic) => snapshot.resolve(topic).state !== next.resolve(topic).state);
+        preflight = await this.#o.hooks.promoteCheck(topics, op.target.kind === 'batch' ? op.target.name : null);
       }
       if (move !== null && this.#o.hooks.movePreflight !== undefined) {
         const more = await this.#o.hooks.movePreflight(topics, move.from, move.to);

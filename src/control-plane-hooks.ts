@@ -35,12 +35,17 @@ export function createControlPlaneHooks(parts: ControlPlaneHookParts): ControlPl
   const { clusters, gates, migration, consumers, writeBack } = parts;
   return {
     // Promote waits for the write-back to catch up and for the wave's consumer groups to leave the source.
+    // One promotion gate: the migration gates' named checks (bypass, open transactions) for a batch, the write-back's
+    // lag for the topics, and the wave's consumer groups; every refusal counts.
     promoteCheck: async (topics, batch) => {
+      const gates = batch === null ? NOTHING_TO_SAY : await migration.promotePreflight(batch);
       const groups = batch === null ? NOTHING_TO_SAY : await consumers.promotionGate(batch);
-      return { refusals: [...(await writeBack.promoteRefusals(topics)), ...groups.refusals], warnings: [...groups.warnings] };
+      return {
+        refusals: [...gates.refusals, ...(await writeBack.promoteRefusals(topics)), ...groups.refusals],
+        warnings: [...gates.warnings, ...groups.warnings],
+      };
     },
     preflight: gates.preflight(createPreflight(clusters)),
-    promotePreflight: migration.promotePreflight,
     movePreflight: async (topics, from, to) => parts.transactions()?.guard.preflight(topics, from, to) ?? { refusals: [], warnings: [] },
     beforeHold: async (move) => {
       const transactions = parts.transactions();
