@@ -238,7 +238,15 @@ export function renderConfig(spec: ClusterSpec): string {
     'inter.broker.listener.name=PLAINTEXT',
     `listener.security.protocol.map=${protocols.join(',')}`,
     ...(saslSsl ? saslSslProps(spec) : []),
-    `log.dirs=${path.join(dir, 'data')}`,
+    ...commonBrokerProps(path.join(dir, 'data')),
+  ];
+  return props.join('\n') + '\n';
+}
+
+/** The settings every test-bed broker shares (single node, generous message size), whatever its listeners. */
+export function commonBrokerProps(dataDir: string): string[] {
+  return [
+    `log.dirs=${dataDir}`,
     'num.partitions=1',
     'auto.create.topics.enable=true',
     // Single node: every internal topic must accept replication factor 1.
@@ -255,7 +263,6 @@ export function renderConfig(spec: ClusterSpec): string {
     'num.network.threads=2',
     'num.io.threads=4',
   ];
-  return props.join('\n') + '\n';
 }
 
 /**
@@ -277,6 +284,12 @@ function writeConfig(spec: ClusterSpec): string {
   // An older checkout restarts a running broker whose server.properties differs from its own rendering (it has
   // other paths in it); with no such file it leaves the broker alone.
   fs.rmSync(path.join(dir, 'server.properties'), { force: true });
+  writeLog4j(dir);
+  return file;
+}
+
+/** A log4j2 config in `dir` sending the broker's log to `dir`/server.log. */
+export function writeLog4j(dir: string): void {
   const log4j = [
     'Configuration:',
     '  name: kmp-testbed',
@@ -298,15 +311,19 @@ function writeConfig(spec: ClusterSpec): string {
     '        level: WARN',
   ];
   fs.writeFileSync(path.join(dir, 'log4j2.yaml'), log4j.join('\n') + '\n');
-  return file;
 }
 
 function javaArgs(spec: ClusterSpec, mainClass: string, extra: string[]): string[] {
+  return javaArgsIn(clusterDir(spec.name), spec.heapMb, mainClass, extra);
+}
+
+/** A Kafka JVM's command line whose logs (log4j2.yaml beside them) live in `dir`. */
+export function javaArgsIn(dir: string, heapMb: number, mainClass: string, extra: string[]): string[] {
   return [
-    `-Xms${spec.heapMb}m`, `-Xmx${spec.heapMb}m`,
+    `-Xms${heapMb}m`, `-Xmx${heapMb}m`,
     '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true',
-    `-Dlog4j2.configurationFile=${path.join(clusterDir(spec.name), 'log4j2.yaml')}`,
-    `-Dkafka.logs.dir=${clusterDir(spec.name)}`,
+    `-Dlog4j2.configurationFile=${path.join(dir, 'log4j2.yaml')}`,
+    `-Dkafka.logs.dir=${dir}`,
     '-cp', `${LIBS_DIR}/*`,
     mainClass, ...extra,
   ];
