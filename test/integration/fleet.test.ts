@@ -9,10 +9,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { ensureKafkaPair, createTopics, kafkaFor, readTopic, uniqueTopic, type ConsumedRecord } from '../support/kafka.ts';
-import { startProxy, type RunningProxy } from '../support/proxy.ts';
+import { ensureKafkaPair, createTopics, kafkaFor, uniqueTopic, type ConsumedRecord } from '../support/kafka.ts';
+import type { RunningProxy } from '../support/proxy.ts';
+import { admin, checkExactlyOnce, fleetView, readBothClusters, startFleetMember, waitFor } from '../support/fleet.ts';
 import { formatFleet } from '../../src/fleet/format.ts';
-import { kafkajsStreamingProducer, pump, sleep, type StreamingProducer } from '../support/streaming-producers.ts';
+import { kafkajsStreamingProducer, pump, sleep } from '../support/streaming-producers.ts';
 
 const PARTITIONS = 6;
 const topics = Array.from({ length: 3 }, (_, i) => uniqueTopic(`fleet-${i}`));
@@ -21,15 +22,7 @@ const LEASE_MS = 2_000;
 let fleet: RunningProxy[] = [];
 
 function startMember(nodeId: number): Promise<RunningProxy> {
-  return startProxy({
-    routes: { default: 'source', batches: { 'wave-1': { topics } } },
-    env: { KMP_PROXY__NODE_ID: String(nodeId) },
-    extra: {
-      fleet: { control: 'source', topicPrefix: prefix, replicationFactor: 1, leaseMs: LEASE_MS, heartbeatMs: 300, skewMarginMs: 300 },
-      flip: { timeoutMs: 8_000 },
-      log: { level: 'info' },
-    },
-  });
+  return startFleetMember({ nodeId, topics, prefix, leaseMs: LEASE_MS });
 }
 
 before(async () => {
@@ -44,50 +37,8 @@ after(async () => {
   await Promise.all(fleet.map((p) => p.stop()));
 });
 
-interface FleetView {
-  member: string;
-  clusterId: string;
-  fenced: boolean;
-  live: string[];
-  members: { member: string; live: boolean; appliedVersion: number; nodeId: number }[];
-}
-
-async function admin<T = Record<string, unknown>>(p: RunningProxy, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const res = await fetch(`${p.adminUrl}${path}`, {
-    method,
-    headers: method === 'POST' ? { 'content-type': 'application/json' } : {},
-    body: method === 'POST' ? JSON.stringify(body ?? {}) : undefined,
-  });
-  return { status: res.status, json: (await res.json()) as T };
-}
-
-async function view(p: RunningProxy): Promise<FleetView> {
-  return (await admin<FleetView>(p, 'GET', '/v1/fleet')).json;
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-async function readBoth(): Promise<ConsumedRecord[]> {
-  const out: ConsumedRecord[] = [];
-  for (const c of ['source', 'target'] as const) for (const t of topics) out.push(...(await readTopic(c, t, 60_000)));
-  return out;
-}
-
-/** Every acknowledged value exactly once over both clusters; no value twice. */
-function checkExactlyOnce(producer: StreamingProducer, records: readonly ConsumedRecord[], client: string): void {
-  const seen = new Map<string, number>();
-  for (const r of records) if (r.value?.startsWith(`${client}-`)) seen.set(r.value, (seen.get(r.value) ?? 0) + 1);
-  const lost = [...producer.acked.keys()].filter((v) => !seen.has(v));
-  const duplicated = [...seen].filter(([, n]) => n > 1).map(([v]) => v);
-  assert.deepEqual(lost, [], `acknowledged but not on either cluster: ${lost.length}`);
-  assert.deepEqual(duplicated, [], `written more than once: ${duplicated.length}`);
-}
+const view = fleetView;
+const readBoth = (): Promise<ConsumedRecord[]> => readBothClusters(topics);
 
 test('every member answers Metadata with the same three brokers and cluster id; leaders spread over them', async () => {
   const views = await Promise.all(fleet.map(view));
