@@ -1,5 +1,5 @@
 // Helpers for integration tests that talk to the real Kafka pair directly (not through the proxy).
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type RetryOptions } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { bootstrapOf, startCluster, type ClusterName } from '../../scripts/kafka/testbed.ts';
 
@@ -11,12 +11,13 @@ export async function ensureKafkaPair(): Promise<void> {
   await Promise.all([startCluster('source'), startCluster('target')]);
 }
 
-export function kafkaFor(brokers: string | string[], clientId = 'kmp-test'): Kafka {
+/** `retry` overrides the defaults (a test that outlasts kafkajs' retries on purpose, e.g. a fenced fleet). */
+export function kafkaFor(brokers: string | string[], clientId = 'kmp-test', retry: RetryOptions = {}): Kafka {
   return new Kafka({
     clientId,
     brokers: Array.isArray(brokers) ? brokers : [brokers],
     logLevel: logLevel.NOTHING,
-    retry: { retries: 8, initialRetryTime: 100 },
+    retry: { retries: 8, initialRetryTime: 100, ...retry },
   });
 }
 

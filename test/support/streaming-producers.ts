@@ -6,7 +6,7 @@
 // All producers are idempotent with acks=all. Errors are collected, never thrown: a test counts them.
 import rdkafka from '@confluentinc/kafka-javascript';
 import type { DeliveryReport, LibrdKafkaError, ProducerGlobalConfig } from '@confluentinc/kafka-javascript';
-import type { Producer as KafkajsProducer } from 'kafkajs';
+import type { Producer as KafkajsProducer, RetryOptions } from 'kafkajs';
 import { kafkaFor } from './kafka.ts';
 import { startJavaProducerStream, type JavaProducerStream } from './java-client.ts';
 
@@ -98,9 +98,9 @@ class KafkajsStreamingProducer extends BaseProducer {
   #closing = false;
   #loop: Promise<void> = Promise.resolve();
 
-  constructor(bootstrap: string, clientId: string, maxPerRequest: number) {
+  constructor(bootstrap: string, clientId: string, maxPerRequest: number, retry?: RetryOptions) {
     super('kafkajs');
-    this.#producer = kafkaFor(bootstrap, clientId).producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.#producer = kafkaFor(bootstrap, clientId, retry).producer({ idempotent: true, maxInFlightRequests: 1 });
     this.#maxPerRequest = maxPerRequest;
   }
 
@@ -282,8 +282,8 @@ export interface StreamingProducerOptions {
   firstTopic: string;
 }
 
-export function kafkajsStreamingProducer(opts: StreamingProducerOptions & { maxPerRequest?: number }): StreamingProducer {
-  return new KafkajsStreamingProducer(opts.bootstrap, 'kmp-test-kafkajs-stream', opts.maxPerRequest ?? 100);
+export function kafkajsStreamingProducer(opts: StreamingProducerOptions & { maxPerRequest?: number; retry?: RetryOptions }): StreamingProducer {
+  return new KafkajsStreamingProducer(opts.bootstrap, 'kmp-test-kafkajs-stream', opts.maxPerRequest ?? 100, opts.retry);
 }
 
 export function javaStreamingProducer(opts: StreamingProducerOptions & { props?: Record<string, string> }): StreamingProducer {
