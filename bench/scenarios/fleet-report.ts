@@ -81,7 +81,12 @@ export function renderFleetMarkdown(startedAt: Date, envLine: string, s: FleetSe
     summaries.map((x) => [CLIENT_LABELS[x.client], x.path, fmt(x.recordsPerSec, 0), fmt(x.mibPerSec, 2), x.path === 'direct' ? '–' : `${fmt(x.throughputCpuPercent, 0)} %`,
       fmt(x.p50, 1), fmt(x.p99, 1), x.path === 'direct' ? '–' : fmt(x.addedP50Ms, 2), x.path === 'direct' ? '–' : fmt(x.addedP99Ms, 2), String(x.errors)]),
   ));
-  lines.push('', '¹ CPU of all instances together during the throughput run, % of one core. kafkajs latency is per 10 ms tick; Java reports whole milliseconds.', '');
+  lines.push('', '¹ CPU of all instances together during the throughput run, % of one core. kafkajs latency is per 10 ms tick; Java reports whole milliseconds.');
+  if (summaries.some((x) => x.path !== 'direct' && (x.addedP50Ms < 0 || x.addedP99Ms < 0))) {
+    lines.push('', 'A negative "added" latency (or a fleet faster than direct) means the direct runs met a busier moment of the shared machine ' +
+      '(see the load average) than the fleet runs: the difference is below the noise of this run. More `--reps` alternate the order.');
+  }
+  lines.push('');
   lines.push(`## Flip hold per member (${s.moves} moves per fleet size, ${s.interval} s apart, ${CLIENT_LABELS[s.flipClient]} at ${s.rate}/s)`, '');
   const holdRows: string[][] = [];
   for (const n of s.instances) {
