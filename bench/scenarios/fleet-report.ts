@@ -98,12 +98,12 @@ export function renderFleetMarkdown(startedAt: Date, envLine: string, s: FleetSe
   lines.push(table(['fleet', 'member', 'holds', 'median hold (ms)', 'max hold (ms)', 'moves 200', 'admin call median (ms)'], holdRows));
   const during = runs.filter((r) => r.kind === 'moves');
   if (during.length > 0) {
-    lines.push('', `Producer latency during the moves (includes the holds): ${during.map((r) => `${r.path} p99 ${fmt(r.outcome.latency.p99, 1)} ms, max ${fmt(r.outcome.latency.max, 0)} ms, errors ${r.outcome.errors}`).join('; ')}.`);
+    lines.push('', `Producer latency during the moves (includes the holds): ${during.map((r) => `${r.path} rep ${r.rep} p99 ${fmt(r.outcome.latency.p99, 1)} ms, max ${fmt(r.outcome.latency.max, 0)} ms, errors ${r.outcome.errors}`).join('; ')}.`);
   }
   lines.push('', '<details><summary>Every move</summary>', '');
   lines.push(table(['fleet', '#', 'action', 'via', 'status', 'call (ms)', 'holds (ms) per member'],
     Object.entries(moves).flatMap(([k, ms]) => ms.map((m) => [k, String(m.index), m.action, `kmp-${m.via}`, m.error === null ? String(m.status) : `${m.status} ${m.error}`, fmt(m.callMs, 0),
-      m.members.map((r) => `${r.member} ${r.status} ${r.holdMs ?? '–'}`).join(', ')]))));
+      m.members.map((r) => `${r.member} ${r.status} ${r.holdMs === null ? '–' : fmt(r.holdMs, 0)}`).join(', ')]))));
   lines.push('', '</details>');
   return lines.join('\n');
 }
