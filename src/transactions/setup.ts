@@ -11,7 +11,11 @@ import { TransactionRouter } from './transaction-router.ts';
 import { TransactionFlipGuard } from './transaction-flip-guard.ts';
 import { createTransactionHandlers, type TransactionHandlers } from './transaction-handlers.ts';
 import { transactionProduceConcern } from './transaction-produce-concern.ts';
-import { FileTransactionStore, MemoryTransactionStore } from './transaction-store.ts';
+import { FileTransactionStore, MemoryTransactionStore, type TransactionStore } from './transaction-store.ts';
+import { FleetTransactionStore } from './fleet-transaction-store.ts';
+import { fleetOwnership, type TransactionOwnership } from './transaction-ownership.ts';
+import type { FleetTransactionLog } from '../fleet/transaction-log.ts';
+import type { ProxyNode } from '../proxy/proxy-context.ts';
 import { TransactionUpstream } from './transaction-upstream.ts';
 
 export interface TransactionSupport {
@@ -31,13 +35,20 @@ export function createTransactionSupport(options: {
   drainMs: number;
   registry: client.Registry | null;
   log: Logger;
+  /** A fleet member: ids' state in the control topic, ownership by rendezvous over live members. */
+  fleet?: { transactions: FleetTransactionLog; member: string; keyOwner: (key: string) => { member: string; node: ProxyNode } | null } | null;
 }): TransactionSupport {
+  const fleet = options.fleet ?? null;
+  const store: TransactionStore = fleet !== null ? new FleetTransactionStore(fleet.transactions)
+    : options.stateFile === null ? new MemoryTransactionStore() : new FileTransactionStore(options.stateFile);
+  const ownership: TransactionOwnership | undefined = fleet === null ? undefined : fleetOwnership(fleet.keyOwner, fleet.member);
   const router = new TransactionRouter({
     upstream: new TransactionUpstream(options.clusters),
     producerIds: options.producerIds,
     clusterOf: options.clusterOf,
     clusterOrder: options.clusterOrder,
-    store: options.stateFile === null ? new MemoryTransactionStore() : new FileTransactionStore(options.stateFile),
+    store,
+    ...(ownership !== undefined ? { ownership } : {}),
     metrics: options.registry === null ? null : new TransactionMetrics(options.registry),
     log: options.log.child({ component: 'transactions' }),
   });

@@ -8,6 +8,8 @@
 //   `flip.transactionDrainMs` — past it the flip aborts, naming the ids, and the route stays;
 // 3 after the coordinator committed and before the switch: every id whose topics all moved is initialised on the
 //   new cluster, persisted, and fenced on the old one;
+// In a fleet every member runs steps 2-4 for the ids it owns (their starts reach it alone), and the last stable
+// offsets on every member; the move commits only once all have drained.
 // 4 release: the held starts continue, now under the new routes.
 import type { Cluster } from '../../routing/cluster.ts';
 import { RoutingError, RoutingErrorCode } from '../../routing/errors.ts';
@@ -111,7 +113,9 @@ export class TransactionFlipGuard {
     }
     const waitedMs = Math.round(performance.now() - started);
     const rehomed: string[] = [];
-    const affected = [...this.#router.all()].filter((p) => p.home === move.from && p.coupledTopics.size > 0 && [...p.coupledTopics].every((t) => move.moving(t) || this.#router.clusterOf(t) === move.to));
+    // In a fleet every member runs this hook; only an id's owner moves it (initialise on the new cluster, fence the
+    // old one), so that happens once per id.
+    const affected = [...this.#router.all()].filter((p) => this.#router.owns(p.transactionalId) && p.home === move.from && p.coupledTopics.size > 0 && [...p.coupledTopics].every((t) => move.moving(t) || this.#router.clusterOf(t) === move.to));
     return {
       beforeSwitch: async () => {
         await Promise.all(affected.map((p) => this.#router.locked(p.transactionalId, async () => {
@@ -136,7 +140,9 @@ export class TransactionFlipGuard {
   async #drain(move: MoveHookInput, started: number): Promise<string[]> {
     const deadline = started + this.#drainMs;
     const waitedFor = new Set<string>();
-    const openOnes = (): TransactionalProducer[] => [...this.#router.all()].filter((p) => p.touches(move.moving));
+    // The owner of an id knows its open transaction (it serves every AddPartitionsToTxn and EndTxn of it); the move
+    // cannot commit before every member, the owners included, has drained, so each member waits for its own ids.
+    const openOnes = (): TransactionalProducer[] => [...this.#router.all()].filter((p) => p.touches(move.moving) && this.#router.owns(p.transactionalId));
     for (;;) {
       const open = openOnes();
       if (open.length === 0) break;

@@ -2,26 +2,77 @@
 // (`<state.file>.transactions.jsonl`), one line per change of an id's home or ids, the newest line per id wins.
 // A restart thus keeps each id's home cluster and the client-facing producer id it gave out, so a client that
 // carries on after the restart is still recognised, and a home is not silently changed under an open
-// transaction. (In the fleet this belongs in the control topics, next to the producer-id mappings.)
+// transaction. In a fleet the same records go to a control topic instead (fleet-transaction-store.ts).
 import fs from 'node:fs';
 import type { Cluster } from '../../routing/cluster.ts';
 import { TransactionalProducer } from './transactional-producer.ts';
 
-interface StoredProducer {
+/** One id as persisted (the file's lines, the fleet's `<prefix>.transactions` records). */
+export interface StoredProducer {
   transactionalId: string;
   clientProducerId: string;
   clientEpoch: number;
+  /** Absent in files written before the fleet kept it. */
+  previousClientEpoch?: number;
   home: Cluster;
   upstreamProducerId: string;
   upstreamEpoch: number;
+  /** Whether the home period began with the client's InitProducerId (absent: true). */
+  aligned?: boolean;
   transactionTimeoutMs: number;
   coupledTopics: string[];
   groups: string[];
 }
 
+export function toStored(p: TransactionalProducer): StoredProducer {
+  return {
+    transactionalId: p.transactionalId,
+    clientProducerId: String(p.clientProducerId),
+    clientEpoch: p.clientEpoch,
+    previousClientEpoch: p.previousClientEpoch,
+    home: p.home,
+    upstreamProducerId: String(p.upstream.producerId),
+    upstreamEpoch: p.upstream.producerEpoch,
+    aligned: p.aligned,
+    transactionTimeoutMs: p.transactionTimeoutMs,
+    coupledTopics: [...p.coupledTopics],
+    groups: [...p.groups],
+  };
+}
+
+/** An id read back: nothing is known of a transaction that may be open upstream (stateKnown false). */
+export function fromStored(s: StoredProducer): TransactionalProducer {
+  const p = new TransactionalProducer({
+    transactionalId: s.transactionalId,
+    clientProducerId: BigInt(s.clientProducerId),
+    clientEpoch: s.clientEpoch,
+    home: s.home,
+    upstream: { producerId: BigInt(s.upstreamProducerId), producerEpoch: s.upstreamEpoch },
+    transactionTimeoutMs: s.transactionTimeoutMs,
+  });
+  p.previousClientEpoch = s.previousClientEpoch ?? -1;
+  p.aligned = s.aligned ?? true;
+  p.stateKnown = false;
+  for (const t of s.coupledTopics) p.coupledTopics.add(t);
+  for (const g of s.groups) p.groups.add(g);
+  return p;
+}
+
+/** What a store shared by a fleet adds: the others' writes, and sequence bases agreed across instances. */
+export interface SharedTransactionState {
+  /** Every state another instance writes, in log order. */
+  onRemote(listener: (s: StoredProducer) => void): void;
+  /** The agreed base of a (period, partition) key, if known here. */
+  sequenceBase(key: string): number | undefined;
+  /** Proposes a base; resolves with the agreed one (the first written). */
+  proposeSequenceBase(key: string, base: number): Promise<number>;
+}
+
 export interface TransactionStore {
   load(): TransactionalProducer[];
   save(p: TransactionalProducer): Promise<void>;
+  /** Set by a fleet's store: ids are then served by several instances (docs/transactions.md §fleet). */
+  readonly shared?: SharedTransactionState;
 }
 
 export class MemoryTransactionStore implements TransactionStore {
@@ -60,33 +111,10 @@ export class FileTransactionStore implements TransactionStore {
     // Compact: one line per id.
     fs.writeFileSync(`${this.#file}.tmp`, [...newest.values()].map((s) => `${JSON.stringify(s)}\n`).join(''));
     fs.renameSync(`${this.#file}.tmp`, this.#file);
-    return [...newest.values()].map((s) => {
-      const p = new TransactionalProducer({
-        transactionalId: s.transactionalId,
-        clientProducerId: BigInt(s.clientProducerId),
-        clientEpoch: s.clientEpoch,
-        home: s.home,
-        upstream: { producerId: BigInt(s.upstreamProducerId), producerEpoch: s.upstreamEpoch },
-        transactionTimeoutMs: s.transactionTimeoutMs,
-      });
-      for (const t of s.coupledTopics) p.coupledTopics.add(t);
-      for (const g of s.groups) p.groups.add(g);
-      return p;
-    });
+    return [...newest.values()].map(fromStored);
   }
 
   async save(p: TransactionalProducer): Promise<void> {
-    const s: StoredProducer = {
-      transactionalId: p.transactionalId,
-      clientProducerId: String(p.clientProducerId),
-      clientEpoch: p.clientEpoch,
-      home: p.home,
-      upstreamProducerId: String(p.upstream.producerId),
-      upstreamEpoch: p.upstream.producerEpoch,
-      transactionTimeoutMs: p.transactionTimeoutMs,
-      coupledTopics: [...p.coupledTopics],
-      groups: [...p.groups],
-    };
-    await fs.promises.appendFile(this.#file, `${JSON.stringify(s)}\n`);
+    await fs.promises.appendFile(this.#file, `${JSON.stringify(toStored(p))}\n`);
   }
 }

@@ -98,17 +98,20 @@ test('rehome: initialise on the new cluster, persist, then fence the old one; th
   assert.deepEqual([p.home, p.upstream.producerId, p.clientProducerId, p.clientEpoch], ['target', 101n, 100n, 0]);
 });
 
-test('sequences restart at 0 per home period and per partition, wrapping like Kafka', () => {
+test('sequences: a period the client started keeps its sequences; a move rebases per partition from the first batch, wrapping like Kafka', () => {
+  const { router } = setup();
   const p = new TransactionalProducer({ transactionalId: 'x', clientProducerId: 1n, clientEpoch: 0, home: 'source', upstream: { producerId: 1n, producerEpoch: 0 }, transactionTimeoutMs: 1 });
-  assert.equal(p.upstreamSequence('t', 0, 0), 0);
-  assert.equal(p.upstreamSequence('t', 0, 5), 5);
-  p.newHomePeriod('target', { producerId: 9n, producerEpoch: 3 });
-  assert.equal(p.upstreamSequence('t', 0, 17), 0);
-  assert.equal(p.upstreamSequence('t', 0, 20), 3);
-  assert.equal(p.upstreamSequence('t', 1, 40), 0);
-  p.newHomePeriod('source', { producerId: 1n, producerEpoch: 1 });
-  assert.equal(p.upstreamSequence('t', 0, 2 ** 31 - 2), 0);
-  assert.equal(p.upstreamSequence('t', 0, 1), 3, 'the client wrapped from Int32.MAX_VALUE to 0');
+  const upstreamSeq = (t: string, partition: number, seq: number): number => TransactionalProducer.rebase(seq, router.sequenceBase(p, t, partition, seq)!);
+  assert.equal(upstreamSeq('t', 0, 5), 5, 'aligned with the client InitProducerId: base 0, even for a first batch seen late (a new leader)');
+  p.newHomePeriod('target', { producerId: 9n, producerEpoch: 3 }, false);
+  assert.equal(upstreamSeq('t', 0, 17), 0);
+  assert.equal(upstreamSeq('t', 0, 20), 3);
+  assert.equal(upstreamSeq('t', 1, 40), 0);
+  p.newHomePeriod('source', { producerId: 1n, producerEpoch: 1 }, false);
+  assert.equal(upstreamSeq('t', 0, 2 ** 31 - 2), 0);
+  assert.equal(upstreamSeq('t', 0, 1), 3, 'the client wrapped from Int32.MAX_VALUE to 0');
+  p.newHomePeriod('source', { producerId: 1n, producerEpoch: 2 }, true);
+  assert.equal(upstreamSeq('t', 0, 3), 3);
 });
 
 test('pre-flight: a split transaction group and a consume-transform-produce id are refused, naming them', async () => {
@@ -206,7 +209,7 @@ test('Produce concern: refuses what is not in the transaction or routed elsewher
   const w = write('a', 0, { ...ids, baseSequence: 7 });
   assert.equal(concern.refuse!(w), null);
   w.cluster = 'source';
-  p.newHomePeriod('source', { producerId: 4242n, producerEpoch: 9 });
+  p.newHomePeriod('source', { producerId: 4242n, producerEpoch: 9 }, false);
   const mapping = concern.mapProducer!(w);
   assert.equal(typeof mapping, 'function');
   assert.deepEqual((mapping as (b: BatchView) => unknown)(w.batches[0]), { producerId: 4242n, producerEpoch: 9, baseSequence: 0 });
@@ -226,7 +229,7 @@ test('the transaction store keeps the newest line per id, compacts at load and s
   const store = new FileTransactionStore(file);
   const p = new TransactionalProducer({ transactionalId: 'app', clientProducerId: 7n, clientEpoch: 2, home: 'source', upstream: { producerId: 7n, producerEpoch: 2 }, transactionTimeoutMs: 60_000 });
   await store.save(p);
-  p.newHomePeriod('target', { producerId: 900n, producerEpoch: 0 });
+  p.newHomePeriod('target', { producerId: 900n, producerEpoch: 0 }, false);
   p.coupledTopics.add('orders');
   p.groups.add('g');
   await store.save(p);
