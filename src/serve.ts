@@ -138,7 +138,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     drainMs: config.flip.transactionDrainMs,
     registry: metrics.registry,
     log,
-    fleet: fleet === null ? null : { transactions: fleet.transactions, member: fleet.member, keyOwner: (key) => fleet.keyOwner(key) },
+    fleet: fleet === null ? null : { transactions: fleet.transactions, member: fleet.member, live: () => fleet.membership.live(), keyOwner: (key) => fleet.keyOwner(key) },
   });
   transactions = txn;
 

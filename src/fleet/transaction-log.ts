@@ -8,6 +8,9 @@
 //   with the client's own InitProducerId (a move between transactions; see transactional-producer.ts). First
 //   wins, like producer-id mappings: a new leader of the partition after a failover rebases exactly as the
 //   first one did.
+// - `drained/<move id>/<member>`: the member has drained the open transactions of the ids it owns for a move
+//   (transaction-flip-guard.ts): no member holds a moving partition before every member said so, since the data
+//   of a transaction still open on its owner flows through the partitions' leaders.
 // Values are opaque JSON here; src/transactions/ gives them meaning (this file knows nothing of transactions).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -17,6 +20,9 @@ import { LogTailer } from './log-tailer.ts';
 
 const STATE = 'id/';
 const BASE = 'seq/';
+const DRAINED = 'drained/';
+/** Moves whose drained records are kept in memory (the newest; a move lasts seconds). */
+const KEPT_MOVES = 1_000;
 
 export interface TransactionLogOptions {
   readonly log: ControlLogPort;
@@ -34,6 +40,8 @@ export class FleetTransactionLog {
   readonly #bases = new Map<string, number>();
   readonly #proposals = new Map<string, Promise<number>>();
   readonly #listeners = new Set<(id: string, state: unknown) => void>();
+  readonly #drained = new Map<string, Set<string>>();
+  readonly #drainListeners = new Set<() => void>();
 
   constructor(options: TransactionLogOptions) {
     this.#o = options;
@@ -90,9 +98,38 @@ export class FleetTransactionLog {
     return p;
   }
 
+  /** Tells every member that `member` has drained its transactions for `moveId`. */
+  async announceDrained(moveId: string, member: string): Promise<void> {
+    const offset = await this.#o.log.append(this.#o.topic, [{ key: `${DRAINED}${moveId}/${member}`, value: JSON.stringify({ w: this.writer, v: member }) }]);
+    await this.#tailer.readTo(offset);
+  }
+
+  /** The members that announced they drained for `moveId`, as read so far. */
+  drainedMembers(moveId: string): ReadonlySet<string> {
+    return this.#drained.get(moveId) ?? new Set();
+  }
+
+  onDrained(listener: () => void): () => void {
+    this.#drainListeners.add(listener);
+    return () => this.#drainListeners.delete(listener);
+  }
+
   #apply(r: ReadRecord): void {
     if (r.key === null || r.value === null) return;
     const doc = JSON.parse(r.value) as { w?: unknown; v?: unknown };
+    if (r.key.startsWith(DRAINED)) {
+      const rest = r.key.slice(DRAINED.length);
+      const moveId = rest.slice(0, rest.lastIndexOf('/'));
+      if (typeof doc.v !== 'string') return;
+      let set = this.#drained.get(moveId);
+      if (set === undefined) {
+        if (this.#drained.size >= KEPT_MOVES) this.#drained.delete(this.#drained.keys().next().value!);
+        this.#drained.set(moveId, (set = new Set()));
+      }
+      set.add(doc.v);
+      for (const l of this.#drainListeners) l();
+      return;
+    }
     if (r.key.startsWith(BASE)) {
       const key = r.key.slice(BASE.length);
       if (!this.#bases.has(key) && typeof doc.v === 'number') this.#bases.set(key, doc.v);

@@ -36,7 +36,7 @@ export function createTransactionSupport(options: {
   registry: client.Registry | null;
   log: Logger;
   /** A fleet member: ids' state in the control topic, ownership by rendezvous over live members. */
-  fleet?: { transactions: FleetTransactionLog; member: string; keyOwner: (key: string) => { member: string; node: ProxyNode } | null } | null;
+  fleet?: { transactions: FleetTransactionLog; member: string; live: () => readonly string[]; keyOwner: (key: string) => { member: string; node: ProxyNode } | null } | null;
 }): TransactionSupport {
   const fleet = options.fleet ?? null;
   const store: TransactionStore = fleet !== null ? new FleetTransactionStore(fleet.transactions)
@@ -52,6 +52,15 @@ export function createTransactionSupport(options: {
     metrics: options.registry === null ? null : new TransactionMetrics(options.registry),
     log: options.log.child({ component: 'transactions' }),
   });
-  const guard = new TransactionFlipGuard(router, { drainMs: options.drainMs });
+  const guard = new TransactionFlipGuard(router, {
+    drainMs: options.drainMs,
+    fleet: fleet === null ? null : {
+      member: fleet.member,
+      live: fleet.live,
+      announce: (moveId) => fleet.transactions.announceDrained(moveId, fleet.member),
+      drained: (moveId) => fleet.transactions.drainedMembers(moveId),
+      onDrained: (listener) => fleet.transactions.onDrained(listener),
+    },
+  });
   return { router, guard, handlers: createTransactionHandlers(router, guard), concern: transactionProduceConcern(router) };
 }

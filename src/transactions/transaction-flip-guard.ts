@@ -24,11 +24,26 @@ interface ActiveFlip {
   readonly released: Promise<void>;
 }
 
+/**
+ * A fleet member's side of the drain agreement: each member announces when it has drained the ids it owns, and
+ * none holds a moving partition before every live member has — the data of a transaction still open on its
+ * owner goes through the partitions' leaders, which must not hold it yet (src/fleet/transaction-log.ts).
+ */
+export interface FleetDrain {
+  readonly member: string;
+  live(): readonly string[];
+  announce(moveId: string): Promise<void>;
+  drained(moveId: string): ReadonlySet<string>;
+  onDrained(listener: () => void): () => void;
+}
+
 export interface FlipGuardOptions {
   /** How long a flip waits for open transactions (and last stable offsets). */
   drainMs: number;
   /** Poll interval of the last-stable-offset check. Default 50 ms. */
   pollMs?: number;
+  /** Set in a fleet. */
+  fleet?: FleetDrain | null;
 }
 
 /** The figures of the last flips (newest last), for tests and the report. */
@@ -46,12 +61,14 @@ export class TransactionFlipGuard {
   readonly #drainMs: number;
   readonly #pollMs: number;
   readonly #active = new Set<ActiveFlip>();
+  readonly #fleet: FleetDrain | null;
   readonly history: FlipWait[] = [];
 
   constructor(router: TransactionRouter, options: FlipGuardOptions) {
     this.#router = router;
     this.#drainMs = options.drainMs;
     this.#pollMs = options.pollMs ?? 50;
+    this.#fleet = options.fleet ?? null;
   }
 
   /** Pre-flight of a move of `topics` from → to (both directions). */
@@ -106,6 +123,7 @@ export class TransactionFlipGuard {
     let waitedFor: string[];
     try {
       waitedFor = await this.#drain(move, started);
+      await this.#fleetDrained(move, started);
     } catch (err) {
       done();
       record(move.signal.aborted ? 'cancelled' : err instanceof RoutingError ? 'timeout' : 'error', Math.round(performance.now() - started), [], []);
@@ -167,6 +185,36 @@ export class TransactionFlipGuard {
         throw new RoutingError(RoutingErrorCode.FLIP_ABORTED, 503, `${move.label} aborted: on ${move.from}, a transaction is still open on ${behind.join(', ')} after flip.transactionDrainMs (${this.#drainMs} ms) (a producer outside kmp, or markers not written yet); the route is unchanged.`);
       }
       await new Promise((r) => setTimeout(r, this.#pollMs));
+    }
+  }
+
+  /**
+   * In a fleet: announce that this member drained, then wait until every live member has (bounded by the same
+   * deadline). Skipped while no transactional id is known anywhere: a fleet without transactions pays nothing.
+   */
+  async #fleetDrained(move: MoveHookInput, started: number): Promise<void> {
+    const fleet = this.#fleet;
+    if (fleet === null || move.moveId === undefined || this.#router.all().next().done === true) return;
+    const moveId = move.moveId;
+    await fleet.announce(moveId);
+    const deadline = started + this.#drainMs;
+    for (;;) {
+      const done = fleet.drained(moveId);
+      const missing = fleet.live().filter((m) => !done.has(m));
+      if (missing.length === 0) return;
+      if (move.signal.aborted) throw new Error(`${move.label} was cancelled while waiting for the fleet to drain its transactions`);
+      if (performance.now() >= deadline) {
+        throw new RoutingError(RoutingErrorCode.FLIP_ABORTED, 503, `${move.label} aborted: member(s) ${missing.join(', ')} did not drain the transactions they coordinate within flip.transactionDrainMs (${this.#drainMs} ms); the route is unchanged.`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(finish, Math.max(1, Math.min(this.#pollMs * 4, deadline - performance.now())));
+        const off = fleet.onDrained(finish);
+        function finish(): void {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      });
     }
   }
 
