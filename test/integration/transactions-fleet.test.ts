@@ -143,6 +143,11 @@ test('Java and kafkajs transactions through a fleet of three across 6 moves and 
     else if (kind === 'RECOVERED') javaOut.recovered.add(label);
     else if (kind === 'FATAL') javaOut.fatal.push(line);
   }
+  if (process.env.KMP_TXN_DEBUG_DIR !== undefined) {
+    const fs = await import('node:fs');
+    fs.writeFileSync(`${process.env.KMP_TXN_DEBUG_DIR}/java.txt`, java.lines().join('\n'));
+    for (const p of fleet) fs.writeFileSync(`${process.env.KMP_TXN_DEBUG_DIR}/kmp-${p.port}.txt`, p.logs());
+  }
   assert.equal(code, 0, java.lines().slice(-20).join('\n'));
 
   const records: { cluster: string; topic: string; r: CommittedRecord }[] = [];
