@@ -5,7 +5,7 @@
 // send a batch under new ids, the state is in the log; a member that has not read it yet answers retriably.
 import type { FleetTransactionLog } from '../fleet/transaction-log.ts';
 import type { TransactionalProducer } from './transactional-producer.ts';
-import { fromStored, toStored, type SharedTransactionState, type StoredProducer, type TransactionStore } from './transaction-store.ts';
+import { fromStored, toStored, type SequenceBaseStore, type SharedTransactionState, type StoredProducer, type TransactionStore } from './transaction-store.ts';
 
 function isStored(v: unknown): v is StoredProducer {
   const s = v as Partial<StoredProducer> | null;
@@ -15,6 +15,7 @@ function isStored(v: unknown): v is StoredProducer {
 export class FleetTransactionStore implements TransactionStore {
   readonly #log: FleetTransactionLog;
   readonly shared: SharedTransactionState;
+  readonly sequenceBases: SequenceBaseStore;
 
   constructor(log: FleetTransactionLog) {
     this.#log = log;
@@ -24,9 +25,8 @@ export class FleetTransactionStore implements TransactionStore {
           if (isStored(v)) listener(v);
         });
       },
-      sequenceBase: (key) => log.sequenceBase(key),
-      proposeSequenceBase: (key, base) => log.proposeSequenceBase(key, base),
     };
+    this.sequenceBases = { get: (key) => log.sequenceBase(key), propose: (key, base) => log.proposeSequenceBase(key, base) };
   }
 
   /** The states read when the fleet started (the log is read to its end before the proxy serves). */

@@ -92,25 +92,25 @@ export class TransactionRouter {
 
   /**
    * The client's base sequence on a partition in the id's current home period: 0 when the period began with the
-   * client's InitProducerId; else learned from the first batch — here, or in a fleet agreed through the control
-   * topic (first proposal wins), so a new leader of the partition after a failover rebases as the first one did.
-   * Null while a fleet proposal is on its way: the caller answers retriably and the client resends.
+   * client's InitProducerId; else learned from the first batch and made durable before use (the state file; in a
+   * fleet the control topic, first proposal wins), so a restart or a new leader of the partition after a failover
+   * rebases as before. Null while the proposal is on its way: the caller answers retriably and the client resends.
    */
   sequenceBase(p: TransactionalProducer, topic: string, partition: number, clientSequence: number): number | null {
     const known = p.knownBase(topic, partition);
     if (known !== undefined) return known;
-    const shared = this.#o.store.shared;
-    if (shared === undefined) {
+    const bases = this.#o.store.sequenceBases;
+    if (bases === undefined) {
       p.learnBase(topic, partition, clientSequence);
       return clientSequence;
     }
     const key = `${p.periodKey}/${topic}/${partition}`;
-    const agreed = shared.sequenceBase(key);
+    const agreed = bases.get(key);
     if (agreed !== undefined) {
       p.learnBase(topic, partition, agreed);
       return agreed;
     }
-    shared.proposeSequenceBase(key, clientSequence).catch((err: unknown) => this.log.warn({ transactionalId: p.transactionalId, topic, partition, err: String(err) }, 'could not record a sequence base; the client retries'));
+    bases.propose(key, clientSequence).catch((err: unknown) => this.log.warn({ transactionalId: p.transactionalId, topic, partition, err: String(err) }, 'could not record a sequence base; the client retries'));
     return null;
   }
 

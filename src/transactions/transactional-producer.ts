@@ -16,6 +16,11 @@ export const MAX_CLIENT_EPOCH = 32_766;
 
 const SEQUENCE_SPACE = 2 ** 31;
 
+/** Names a home period: unique per (id, home, upstream pid, upstream epoch). Sequence bases are keyed under it. */
+export function periodKeyOf(transactionalId: string, home: string, upstreamProducerId: bigint | string, upstreamEpoch: number): string {
+  return `${transactionalId}/${home}/${upstreamProducerId}/${upstreamEpoch}`;
+}
+
 export function partitionKeyOf(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
@@ -95,7 +100,7 @@ export class TransactionalProducer {
 
   /** Names the home period (shared sequence bases are stored under it): unique per upstream pid and epoch. */
   get periodKey(): string {
-    return `${this.transactionalId}/${this.home}/${this.upstream.producerId}/${this.upstream.producerEpoch}`;
+    return periodKeyOf(this.transactionalId, this.home, this.upstream.producerId, this.upstream.producerEpoch);
   }
 
   /** The client's base sequence on a partition in this period, when known here (always 0 in an aligned period). */

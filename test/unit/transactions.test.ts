@@ -253,3 +253,40 @@ test('kmp transactions: a row per id and per flip', async () => {
   assert.match(text, /flip of batch "w"\s+ok\s+40 ms\s+app\s+app/);
   assert.equal(formatTransactions({ transactionalIds: [], flips: [] }), 'no transactional producers seen yet');
 });
+
+test('the transaction store keeps the sequence bases of each id\'s current period across a restart, and drops older ones', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kmp-txn-bases-')), 'state.transactions.jsonl');
+  const { FileTransactionStore } = await import('../../src/transactions/transaction-store.ts');
+  const store = new FileTransactionStore(file);
+  const p = new TransactionalProducer({ transactionalId: 'a/pp', clientProducerId: 7n, clientEpoch: 2, home: 'source', upstream: { producerId: 7n, producerEpoch: 2 }, transactionTimeoutMs: 60_000 });
+  p.newHomePeriod('target', { producerId: 900n, producerEpoch: 0 }, false);
+  await store.save(p);
+  const stale = `${p.transactionalId}/source/7/2/t/0`;
+  assert.equal(await store.sequenceBases.propose(stale, 3), 3);
+  const key = `${p.periodKey}/t/0`;
+  assert.equal(await store.sequenceBases.propose(key, 17), 17);
+  assert.equal(await store.sequenceBases.propose(key, 40), 17, 'the first base of a key holds');
+  const again = new FileTransactionStore(file);
+  const [loaded] = again.load();
+  assert.equal(loaded.aligned, false);
+  assert.equal(again.sequenceBases.get(key), 17, 'the base survives the restart');
+  assert.equal(again.sequenceBases.get(stale), undefined, 'a base of an older period is compacted away');
+  // The router uses it: the first batch after the restart is rebased as before (21 - 17 = 4), not restarted at 0.
+  const router = new TransactionRouter({
+    upstream: new FakeUpstream(),
+    producerIds: new ProducerIdMap({ defaultCluster: 'source', allocate: async () => ({ producerId: 1n, producerEpoch: 0 }) }),
+    clusterOf: () => 'target',
+    clusterOrder: () => ['source', 'target'],
+    store: again,
+    metrics: null,
+    log: pino({ level: 'silent' }),
+  });
+  const restored = router.get('a/pp')!;
+  assert.equal(TransactionalProducer.rebase(21, router.sequenceBase(restored, 't', 0, 21)!), 4);
+  assert.equal(router.sequenceBase(restored, 't', 1, 5), null, 'a new partition waits until its base is durable');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(router.sequenceBase(restored, 't', 1, 9), 5);
+});
