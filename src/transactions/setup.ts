@@ -33,6 +33,8 @@ export function createTransactionSupport(options: {
   /** The JSON-lines file of transactional ids; null keeps them in memory. */
   stateFile: string | null;
   drainMs: number;
+  /** flip.openTransactionsAtBound. */
+  atBound?: 'abort-flip' | 'abort-transactions';
   registry: client.Registry | null;
   log: Logger;
   /** A fleet member: ids' state in the control topic, ownership by rendezvous over live members. */
@@ -54,6 +56,7 @@ export function createTransactionSupport(options: {
   });
   const guard = new TransactionFlipGuard(router, {
     drainMs: options.drainMs,
+    ...(options.atBound !== undefined ? { atBound: options.atBound } : {}),
     fleet: fleet === null ? null : {
       member: fleet.member,
       live: fleet.live,

@@ -40,6 +40,12 @@ export interface FleetDrain {
 export interface FlipGuardOptions {
   /** How long a flip waits for open transactions (and last stable offsets). */
   drainMs: number;
+  /**
+   * At the bound: abort the flip (default), or ask the open transactions to end — their next Produce,
+   * AddPartitionsToTxn or AddOffsetsToTxn gets TRANSACTION_ABORTABLE, which every client answers by aborting —
+   * and wait `drainMs` more for them.
+   */
+  atBound?: 'abort-flip' | 'abort-transactions';
   /** Poll interval of the last-stable-offset check. Default 50 ms. */
   pollMs?: number;
   /** Set in a fleet. */
@@ -62,6 +68,7 @@ export class TransactionFlipGuard {
   readonly #pollMs: number;
   readonly #active = new Set<ActiveFlip>();
   readonly #fleet: FleetDrain | null;
+  readonly #atBound: 'abort-flip' | 'abort-transactions';
   readonly history: FlipWait[] = [];
 
   constructor(router: TransactionRouter, options: FlipGuardOptions) {
@@ -69,6 +76,12 @@ export class TransactionFlipGuard {
     this.#drainMs = options.drainMs;
     this.#pollMs = options.pollMs ?? 50;
     this.#fleet = options.fleet ?? null;
+    this.#atBound = options.atBound ?? 'abort-flip';
+  }
+
+  /** The longest a member waits in a flip: twice the bound when open transactions are asked to end at the first. */
+  get #waitBoundMs(): number {
+    return this.#atBound === 'abort-transactions' ? 2 * this.#drainMs : this.#drainMs;
   }
 
   /** Pre-flight of a move of `topics` from → to (both directions). */
@@ -156,7 +169,8 @@ export class TransactionFlipGuard {
 
   /** Waits until no open transaction holds a moving topic and the old cluster's markers landed; returns what it waited for. */
   async #drain(move: MoveHookInput, started: number): Promise<string[]> {
-    const deadline = started + this.#drainMs;
+    let deadline = started + this.#drainMs;
+    let asked = false;
     const waitedFor = new Set<string>();
     // The owner of an id knows its open transaction (it serves every AddPartitionsToTxn and EndTxn of it); the move
     // cannot commit before every member, the owners included, has drained, so each member waits for its own ids.
@@ -169,7 +183,13 @@ export class TransactionFlipGuard {
       if (performance.now() >= deadline) {
         const now = performance.now();
         const names = open.map((p) => `"${p.transactionalId}" (open ${Math.round(now - (p.openSince ?? now))} ms on ${p.home})`).join(', ');
-        throw new RoutingError(RoutingErrorCode.FLIP_ABORTED, 503, `${move.label} aborted: transactions still open after flip.transactionDrainMs (${this.#drainMs} ms): ${names}; the route is unchanged. Retry when they have ended, or raise the bound.`);
+        if (this.#atBound === 'abort-transactions' && !asked) {
+          asked = true;
+          deadline = started + this.#waitBoundMs;
+          await this.#askToEnd(move, open);
+          continue;
+        }
+        throw new RoutingError(RoutingErrorCode.FLIP_ABORTED, 503, `${move.label} aborted: transactions still open after flip.transactionDrainMs (${this.#drainMs} ms${asked ? ', then as long again after they were asked to abort' : ''}): ${names}; the route is unchanged. Retry when they have ended, or raise the bound.`);
       }
       await this.#changeOrTimeout(Math.min(this.#pollMs * 4, deadline - performance.now()));
     }
@@ -189,6 +209,20 @@ export class TransactionFlipGuard {
   }
 
   /**
+   * flip.openTransactionsAtBound 'abort-transactions': the still-open transactions on moving topics get an abortable
+   * error on their next request (persisted first, so that in a fleet the partitions' leaders refuse their batches
+   * too); a transaction that ends meanwhile, committed or aborted, ends on the old cluster as the flip needs.
+   */
+  async #askToEnd(move: MoveHookInput, open: readonly TransactionalProducer[]): Promise<void> {
+    await Promise.all(open.map(async (p) => {
+      p.abortRequested = `${move.label} needs the transaction of "${p.transactionalId}" to end (open longer than flip.transactionDrainMs ${this.#drainMs} ms): abort it and retry it after the flip`;
+      this.#router.metrics?.abortsRequested.inc();
+      this.#router.log.warn({ transactionalId: p.transactionalId, move: move.label }, 'flip: open transaction asked to abort at the drain bound');
+      await this.#router.persist(p).catch((err: unknown) => this.#router.log.warn({ transactionalId: p.transactionalId, err: String(err) }, 'could not persist the abort request'));
+    }));
+  }
+
+  /**
    * In a fleet: announce that this member drained, then wait until every live member has (bounded by the same
    * deadline). Skipped while no transactional id is known anywhere: a fleet without transactions pays nothing.
    */
@@ -197,7 +231,7 @@ export class TransactionFlipGuard {
     if (fleet === null || move.moveId === undefined || this.#router.all().next().done === true) return;
     const moveId = move.moveId;
     await fleet.announce(moveId);
-    const deadline = started + this.#drainMs;
+    const deadline = started + this.#waitBoundMs;
     for (;;) {
       const done = fleet.drained(moveId);
       const missing = fleet.live().filter((m) => !done.has(m));

@@ -99,6 +99,10 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
     let finishStart: (() => void) | null = null;
     const proceed = (): Promise<void> => router.locked(id, async () => {
       if (p.clientEpoch !== req.v3AndBelowProducerEpoch) return answer(() => fenceError(version, 2));
+      if (p.abortRequested !== null) {
+        ctx.connection.log.warn({ transactionalId: id }, p.abortRequested);
+        return answer(() => ErrorCode.TRANSACTION_ABORTABLE);
+      }
       const starting = p.state === 'ready';
       const home = router.homeFor(p, topics.map((t) => router.clusterOf(t)));
       if (home !== p.home) await router.rehome(p, home, 'first-add');
@@ -159,6 +163,10 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
     const bad = checkIds(p, req.producerId, req.producerEpoch, fenceError(version, 2));
     if (bad !== null || p === undefined) return answer(bad ?? ErrorCode.INVALID_PRODUCER_ID_MAPPING);
     void router.locked(req.transactionalId, async () => {
+      if (p.abortRequested !== null) {
+        ctx.connection.log.warn({ transactionalId: req.transactionalId }, p.abortRequested);
+        return answer(ErrorCode.TRANSACTION_ABORTABLE);
+      }
       const starting = p.state === 'ready';
       const res = await router.upstream.send(p.home, CoordinatorKeyType.TRANSACTION, req.transactionalId, ApiKey.AddOffsetsToTxn, version, {
         ...req,
@@ -199,6 +207,8 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
         return answer(ErrorCode.NONE);
       }
       const wasOpen = p.state === 'open';
+      // A transaction a flip asked to end may still commit: either way it ends on the old cluster, all the flip needs.
+      const wasAsked = p.abortRequested !== null;
       p.state = 'ending';
       const home = p.home;
       let res;
@@ -224,6 +234,9 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
       } else {
         p.state = wasOpen ? 'open' : 'ready';
       }
+      // In a fleet the leaders refuse the id's batches while the request stands: they must read it withdrawn
+      // before the client's next transaction sends any.
+      if (wasAsked && p.abortRequested === null) await router.persist(p).catch(() => undefined);
       router.changed();
       ctx.connection.log.debug({ transactionalId: req.transactionalId, committed: req.committed, home, errorCode: res.errorCode }, 'EndTxn answered');
       answer(res.errorCode, res.throttleTimeMs);

@@ -58,6 +58,7 @@ export function transactionProduceConcern(router: TransactionRouter, now: () => 
       if (authoritative || first.producerEpoch < p.clientEpoch) return fenced;
       return maybeLag(w, first, `epoch ${first.producerEpoch} of "${p.transactionalId}" not known here yet`, fenced);
     }
+    if (p.abortRequested !== null) return { errorCode: ErrorCode.TRANSACTION_ABORTABLE, message: `kmp: ${p.abortRequested}` };
     if (authoritative && !p.hasPartition(w.topic, w.partition)) {
       return { errorCode: ErrorCode.TRANSACTION_ABORTABLE, message: `kmp: ${w.topic}-${w.partition} was not added to the transaction of "${p.transactionalId}" (AddPartitionsToTxn first)` };
     }

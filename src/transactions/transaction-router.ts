@@ -140,6 +140,7 @@ export class TransactionRouter {
     }
     for (const t of s.coupledTopics) known.coupledTopics.add(t);
     for (const g of s.groups) known.groups.add(g);
+    known.abortRequested = s.abortRequested ?? null;
     this.changed();
   }
 

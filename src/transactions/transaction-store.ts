@@ -25,6 +25,8 @@ export interface StoredProducer {
   transactionTimeoutMs: number;
   coupledTopics: string[];
   groups: string[];
+  /** A flip asked the open transaction to end (leaders refuse its batches): see TransactionalProducer. */
+  abortRequested?: string | null;
 }
 
 export function toStored(p: TransactionalProducer): StoredProducer {
@@ -40,6 +42,7 @@ export function toStored(p: TransactionalProducer): StoredProducer {
     transactionTimeoutMs: p.transactionTimeoutMs,
     coupledTopics: [...p.coupledTopics],
     groups: [...p.groups],
+    ...(p.abortRequested !== null ? { abortRequested: p.abortRequested } : {}),
   };
 }
 

@@ -67,6 +67,12 @@ export class TransactionalProducer {
   committed = 0;
   aborted = 0;
   /**
+   * Set when a flip past its drain bound asks the open transaction to end (flip.openTransactionsAtBound
+   * 'abort-transactions'): its next Produce, AddPartitionsToTxn or AddOffsetsToTxn gets TRANSACTION_ABORTABLE
+   * with this reason. Cleared when the transaction ends.
+   */
+  abortRequested: string | null = null;
+  /**
    * The client's base sequence of its first batch per partition since kmp took `upstream` (a "home period").
    * Upstream sequences restart at 0 in each period: a fresh upstream epoch on a partition that saw an older epoch
    * of the same producer id (the id came back to a cluster) accepts only sequence 0, while the client's
@@ -156,6 +162,7 @@ export class TransactionalProducer {
 
   /** The transaction ended (EndTxn answered, or a re-initialisation aborted it upstream). */
   ended(): void {
+    this.abortRequested = null;
     this.state = 'ready';
     this.openSince = null;
     this.partitions.clear();

@@ -290,3 +290,28 @@ test('the transaction store keeps the sequence bases of each id\'s current perio
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(router.sequenceBase(restored, 't', 1, 9), 5);
 });
+
+test('flip guard, openTransactionsAtBound abort-transactions: at the bound the open transaction is asked to abort; the flip goes on once it ended', async () => {
+  const { router } = setup();
+  await router.init('long', 60_000, null, 4);
+  const p = router.get('long')!;
+  p.added('a', 0, performance.now());
+  const concern = transactionProduceConcern(router);
+  const guard = new TransactionFlipGuard(router, { drainMs: 60, pollMs: 5, atBound: 'abort-transactions' });
+  let settled = false;
+  const hold = guard.beforeHold(moveOf(['a'], 'source', 'target')).finally(() => (settled = true));
+  await new Promise((r) => setTimeout(r, 90));
+  assert.equal(settled, false, 'past the bound the flip still waits');
+  assert.match(p.abortRequested ?? '', /needs the transaction of "long" to end/);
+  const refused = concern.refuse!(write('a', 0, { producerId: p.clientProducerId, producerEpoch: p.clientEpoch, baseSequence: 3 }));
+  assert.equal(refused?.errorCode, ErrorCode.TRANSACTION_ABORTABLE, 'its next batch gets the abortable error');
+  p.ended(); // the client aborted (EndTxn)
+  router.changed();
+  const g = await hold;
+  assert.equal(p.abortRequested, null);
+  g!.release(true);
+  assert.deepEqual([guard.history.at(-1)?.outcome, guard.history.at(-1)?.waitedFor], ['ok', ['long']]);
+  // Still open after twice the bound: the flip aborts as without the option.
+  p.added('a', 0, performance.now());
+  await assert.rejects(guard.beforeHold(moveOf(['a'], 'source', 'target')), /then as long again after they were asked to abort/);
+});
