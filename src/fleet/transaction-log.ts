@@ -4,10 +4,11 @@
 //   upstream producer ids and epochs, coupling). Newest wins. Any member may forward a transactional batch of
 //   the id (the partition's leader), so every member must map its pid/epoch exactly as the owner does, and a new
 //   owner after a failover continues from it.
-// - `seq/<period>/<partition>`: the client's base sequence on a partition in a home period that did not start
-//   with the client's own InitProducerId (a move between transactions; see transactional-producer.ts). First
-//   wins, like producer-id mappings: a new leader of the partition after a failover rebases exactly as the
-//   first one did.
+// - `seq/<period>/<partition>#<writer>`: the client's base sequence on a partition in a home period that did not
+//   start with the client's own InitProducerId (a move between transactions; see transactional-producer.ts). The
+//   first record of a base wins, like producer-id mappings: a new leader of the partition after a failover
+//   rebases exactly as the first one did. The writer is part of the key so that compaction, which keeps the last
+//   record per key, cannot replace the first proposal with a later one.
 // - `drained/<move id>/<member>`: the member has drained the open transactions of the ids it owns for a move
 //   (transaction-flip-guard.ts): no member holds a moving partition before every member said so, since the data
 //   of a transaction still open on its owner flows through the partitions' leaders.
@@ -89,7 +90,7 @@ export class FleetTransactionLog {
     let p = this.#proposals.get(key);
     if (p === undefined) {
       p = (async () => {
-        const offset = await this.#o.log.append(this.#o.topic, [{ key: `${BASE}${key}`, value: JSON.stringify({ w: this.writer, v: base }) }]);
+        const offset = await this.#o.log.append(this.#o.topic, [{ key: `${BASE}${key}#${this.writer}`, value: JSON.stringify({ w: this.writer, v: base }) }]);
         await this.#tailer.readTo(offset);
         return this.#bases.get(key) ?? base;
       })().finally(() => this.#proposals.delete(key));
@@ -131,7 +132,7 @@ export class FleetTransactionLog {
       return;
     }
     if (r.key.startsWith(BASE)) {
-      const key = r.key.slice(BASE.length);
+      const key = r.key.slice(BASE.length, r.key.lastIndexOf('#'));
       if (!this.#bases.has(key) && typeof doc.v === 'number') this.#bases.set(key, doc.v);
       return;
     }

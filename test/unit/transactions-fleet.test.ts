@@ -237,3 +237,21 @@ test('flip guard in a fleet: no member holds before every live member drained th
     await stop();
   }
 });
+
+test('two members proposing one sequence base: the first record wins on both and on a member started later', async () => {
+  const control = new MemoryControlLog();
+  const [x, y] = [0, 1].map(() => new FleetTransactionLog({ log: control, topic: 'kmp.transactions', lane: 5, logger: silent }));
+  await Promise.all([x.start(), y.start()]);
+  try {
+    const [fromX, fromY] = await Promise.all([x.proposeSequenceBase('app/target/7/0/t/0', 17), y.proposeSequenceBase('app/target/7/0/t/0', 21)]);
+    assert.equal(fromX, fromY, 'both members agree');
+    const keys = control.topics.get('kmp.transactions')!.map((r) => r.key);
+    assert.equal(new Set(keys).size, 2, 'each proposal has its own key, so compaction keeps the first one too');
+    const later = new FleetTransactionLog({ log: control, topic: 'kmp.transactions', lane: 5, logger: silent });
+    await later.start();
+    assert.equal(later.sequenceBase('app/target/7/0/t/0'), fromX);
+    await later.stop();
+  } finally {
+    await Promise.all([x.stop(), y.stop()]);
+  }
+});
