@@ -173,6 +173,24 @@ test('Java and kafkajs transactions through a fleet of three across 6 moves and 
     for (const label of [...out.aborted, ...out.recovered]) assert.equal(byLabel.get(label), undefined, `${name} ${label}: aborted but visible`);
     t.diagnostic(`${name}: ${out.committed.size} committed, ${out.aborted.size} aborted, ${out.recovered.size} aborted after an error`);
   }
+  // Order: per partition a producer's transactions keep their order on each cluster, and over both clusters its
+  // transactions form at most one run per move (never interleaved between the clusters).
+  const lastOnPartition = new Map<string, number>();
+  const clusterOfIndex = new Map<string, Map<number, string>>();
+  for (const { cluster, topic, r } of [...records].sort((a, b) => (a.r.offset < b.r.offset ? -1 : 1))) {
+    const [name, index] = r.value.split('|');
+    const key = `${cluster}/${topic}/${r.partition}/${name}`;
+    assert.ok((lastOnPartition.get(key) ?? -1) <= Number(index), `${key}: transaction ${index} at offset ${r.offset} after transaction ${lastOnPartition.get(key)}`);
+    lastOnPartition.set(key, Number(index));
+    let m = clusterOfIndex.get(name);
+    if (m === undefined) clusterOfIndex.set(name, (m = new Map()));
+    m.set(Number(index), cluster);
+  }
+  for (const [name, m] of clusterOfIndex) {
+    const byIndex = [...m.entries()].sort((a, b) => a[0] - b[0]);
+    const changes = byIndex.filter((x, k) => k > 0 && x[1] !== byIndex[k - 1][1]).length;
+    assert.ok(changes <= MOVES, `${name}: its transactions switch cluster ${changes} times over ${MOVES} moves`);
+  }
   const known = new Set([...javaOut.committed, ...kjsOut.committed]);
   for (const label of byLabel.keys()) assert.ok(known.has(label), `${label} is visible but was never reported committed`);
   const onTarget = [...byLabel.values()].filter((l) => l[0].cluster === 'target').length;
