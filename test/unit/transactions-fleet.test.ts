@@ -5,7 +5,8 @@
 //   retriably, for a bounded time only;
 // - after a move between transactions every leader rebases sequences by the base the first leader agreed in the
 //   log, so a new leader after a failover continues the upstream sequence instead of restarting it;
-// - ownership is the rendezvous winner over live members; a new owner takes an id over with its state unknown;
+// - ownership is the rendezvous winner over live members; only the owner serves InitProducerId, AddPartitionsToTxn,
+//   AddOffsetsToTxn and EndTxn (NOT_COORDINATOR elsewhere), and FindCoordinator on any member names it;
 // - a member's flip guard does not let the barrier hold until every live member announced it drained its own ids.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,6 +30,16 @@ import { TransactionRouter } from '../../src/transactions/transaction-router.ts'
 import { CoordinatorKeyType, TransactionUpstream, type InitResult } from '../../src/transactions/transaction-upstream.ts';
 import type { UpstreamIds } from '../../src/transactions/transactional-producer.ts';
 import { buildBatch } from '../support/build-batch.ts';
+import { decodeResponse, encodeRequestFrame } from '../../protocol/codec.ts';
+import { decodeRequestHeader } from '../../protocol/header.ts';
+import { ApiKey, type RequestBody } from '../../protocol/messages/index.ts';
+import { defaultAddPartitionsToTxnRequest } from '../../protocol/messages/add-partitions-to-txn-request.ts';
+import { defaultAddOffsetsToTxnRequest } from '../../protocol/messages/add-offsets-to-txn-request.ts';
+import { defaultEndTxnRequest } from '../../protocol/messages/end-txn-request.ts';
+import { defaultFindCoordinatorRequest } from '../../protocol/messages/find-coordinator-request.ts';
+import { defaultInitProducerIdRequest } from '../../protocol/messages/init-producer-id-request.ts';
+import type { Handler, RequestContext } from '../../src/proxy/handler.ts';
+import { createTransactionHandlers } from '../../src/transactions/transaction-handlers.ts';
 import { MemoryControlLog } from '../support/memory-control-log.ts';
 
 const silent = pino({ level: 'silent' });
@@ -65,7 +76,7 @@ interface Member {
   concern: ReturnType<typeof transactionProduceConcern>;
 }
 
-async function fleetOf(names: string[], owner: { current: string }, clock: { now: number }, routes: Record<string, Cluster> = {}) {
+async function fleetOf(names: string[], ownerOf: (key: string) => string, clock: { now: number }, routes: Record<string, Cluster> = {}) {
   const control = new MemoryControlLog();
   const upstream = new FakeUpstream();
   const members: Member[] = [];
@@ -80,7 +91,7 @@ async function fleetOf(names: string[], owner: { current: string }, clock: { now
       store: new FleetTransactionStore(log),
       metrics: null,
       log: silent,
-      ownership: fleetOwnership(() => ({ member: owner.current, node: { nodeId: 0, host: 'kmp', port: 9092 } }), name),
+      ownership: fleetOwnership((key) => ({ member: ownerOf(key), node: { nodeId: names.indexOf(ownerOf(key)), host: `kmp-${ownerOf(key)}`, port: 9092 } }), name),
     });
     members.push({ name, log, router, concern: transactionProduceConcern(router, () => clock.now) });
   }
@@ -110,7 +121,7 @@ function mapped(m: Member, w: PartitionWrite): ProducerFields | { errorCode: num
 
 test('a member that does not own an id maps its batches as the owner does; lag is answered retriably, for a bounded time', async () => {
   const clock = { now: 0 };
-  const { members, stop } = await fleetOf(['A', 'B'], { current: 'A' }, clock);
+  const { members, stop } = await fleetOf(['A', 'B'], () => 'A', clock);
   const [a, b] = members;
   try {
     const init = await a.router.init('app', 60_000, null, 4);
@@ -146,7 +157,7 @@ test('a member that does not own an id maps its batches as the owner does; lag i
 test('after a move between transactions, leaders agree on each partition\'s sequence base through the log; a new leader continues it', async () => {
   const clock = { now: 0 };
   const routes: Record<string, Cluster> = {};
-  const { members, upstream, stop } = await fleetOf(['A', 'B', 'C'], { current: 'A' }, clock, routes);
+  const { members, upstream, stop } = await fleetOf(['A', 'B', 'C'], () => 'A', clock, routes);
   const [a, b, c] = members;
   try {
     const init = await a.router.init('app', 60_000, null, 4);
@@ -207,7 +218,7 @@ function drainOf(m: Member, live: string[]): FleetDrain {
 
 test('flip guard in a fleet: no member holds before every live member drained the ids it owns; the bound names who did not', async () => {
   const clock = { now: 0 };
-  const { members, stop } = await fleetOf(['A', 'B'], { current: 'A' }, clock);
+  const { members, stop } = await fleetOf(['A', 'B'], () => 'A', clock);
   const [a, b] = members;
   try {
     await a.router.init('app', 60_000, null, 4);
@@ -253,5 +264,53 @@ test('two members proposing one sequence base: the first record wins on both and
     await later.stop();
   } finally {
     await Promise.all([x.stop(), y.stop()]);
+  }
+});
+
+/** Runs a handler on an encoded request and decodes its answer (handlers may answer later). */
+async function call(handler: Handler | ((ctx: RequestContext, respond: Parameters<Handler>[1]) => void), apiKey: ApiKey, version: number, body: RequestBody): Promise<Record<string, unknown>> {
+  const frame = Buffer.concat(encodeRequestFrame({ requestApiKey: apiKey, requestApiVersion: version, correlationId: 5, clientId: 'test' }, body)).subarray(4);
+  const { header, bodyOffset } = decodeRequestHeader(frame);
+  // Only what the transaction handlers read of a connection.
+  const connection = { id: 1, log: silent, auth: null, advertisedNodes: undefined } as unknown as RequestContext['connection'];
+  const answer = new Promise<Buffer[]>((resolve, reject) => {
+    void handler({ header, frame, bodyOffset, connection }, { send: resolve, none: () => reject(new Error('no answer')), close: (r) => reject(new Error(r)) });
+  });
+  return decodeResponse(Buffer.concat(await answer).subarray(4), apiKey, version).body as unknown as Record<string, unknown>;
+}
+
+test('handlers in a fleet: only the owner serves an id (NOT_COORDINATOR elsewhere); FindCoordinator names the owner on every member', async () => {
+  const names = ['A', 'B'];
+  const ownerOf = (key: string) => rendezvousOwner(names, key)!;
+  let id = 'app-0';
+  for (let n = 1; ownerOf(coordinatorKey(CoordinatorKeyType.TRANSACTION, id)) !== 'A'; n++) id = `app-${n}`;
+  const { members, stop } = await fleetOf(names, ownerOf, { now: 0 });
+  const [a, b] = members;
+  try {
+    const guard = new TransactionFlipGuard(b.router, { drainMs: 1_000 });
+    const hb = createTransactionHandlers(b.router, guard);
+    const ha = createTransactionHandlers(a.router, new TransactionFlipGuard(a.router, { drainMs: 1_000 }));
+    const init = (h: typeof hb) => (ctx: RequestContext, respond: Parameters<Handler>[1]) => h.initProducerId(ctx, respond, id, 60_000, null);
+    const initBody = { ...defaultInitProducerIdRequest(), transactionalId: id, transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 };
+    assert.equal((await call(init(hb), ApiKey.InitProducerId, 4, initBody)).errorCode, ErrorCode.NOT_COORDINATOR);
+    const ok = await call(init(ha), ApiKey.InitProducerId, 4, initBody);
+    assert.equal(ok.errorCode, ErrorCode.NONE);
+    const ids = { producerId: ok.producerId as bigint, producerEpoch: ok.producerEpoch as number };
+    await until(() => b.router.get(id) !== undefined, 'B reads the id');
+    const add = { ...defaultAddPartitionsToTxnRequest(), v3AndBelowTransactionalId: id, v3AndBelowProducerId: ids.producerId, v3AndBelowProducerEpoch: ids.producerEpoch, v3AndBelowTopics: [{ name: 't', partitions: [0, 1] }] };
+    const added = await call(hb.addPartitionsToTxn, ApiKey.AddPartitionsToTxn, 3, add) as { resultsByTopicV3AndBelow: { resultsByPartition: { partitionErrorCode: number }[] }[] };
+    assert.deepEqual(added.resultsByTopicV3AndBelow[0].resultsByPartition.map((r) => r.partitionErrorCode), [ErrorCode.NOT_COORDINATOR, ErrorCode.NOT_COORDINATOR]);
+    assert.equal((await call(hb.addOffsetsToTxn, ApiKey.AddOffsetsToTxn, 3, { ...defaultAddOffsetsToTxnRequest(), transactionalId: id, ...ids, groupId: 'g' })).errorCode, ErrorCode.NOT_COORDINATOR);
+    assert.equal((await call(hb.endTxn, ApiKey.EndTxn, 3, { ...defaultEndTxnRequest(), transactionalId: id, ...ids, committed: true })).errorCode, ErrorCode.NOT_COORDINATOR);
+    // FindCoordinator on B names A (node 0) for the id; a group the id commits goes to the id's owner too.
+    const find = (keyType: number, key: string) => call(hb.findCoordinator(() => [{ nodeId: 0, host: 'kmp-A', port: 9092 }, { nodeId: 1, host: 'kmp-B', port: 9092 }]), ApiKey.FindCoordinator, 3, { ...defaultFindCoordinatorRequest(), key, keyType });
+    assert.deepEqual(await find(CoordinatorKeyType.TRANSACTION, id).then((r) => [r.errorCode, r.nodeId, r.host]), [ErrorCode.NONE, 0, 'kmp-A']);
+    let group = 'g-0';
+    for (let n = 1; ownerOf(coordinatorKey(CoordinatorKeyType.GROUP, group)) !== 'B'; n++) group = `g-${n}`;
+    assert.equal((await find(CoordinatorKeyType.GROUP, group)).nodeId, 1, 'a group no id is known to commit: its own rendezvous owner');
+    b.router.get(id)!.groups.add(group);
+    assert.equal((await find(CoordinatorKeyType.GROUP, group)).nodeId, 0, "a group the id commits: the id's owner");
+  } finally {
+    await stop();
   }
 });
