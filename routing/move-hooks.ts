@@ -15,6 +15,8 @@ export interface MoveHookInput {
   readonly moving: (topic: string) => boolean;
   /** Aborted when the coordinator cancels the move. */
   readonly signal: AbortSignal;
+  /** The move's id, the same on every member (fleet guards agree on it through the control topics). */
+  readonly moveId?: string;
 }
 
 export interface MoveGuard {

@@ -197,7 +197,7 @@ export class MoveParticipant {
     let guard: MoveGuard | null = null;
     try {
       if (this.#beforeHold !== null) {
-        guard = await this.#beforeHold({ label: message.label, from: message.from, to: message.to, topics: message.topics, moving, signal: move.cancel.signal });
+        guard = await this.#beforeHold({ label: message.label, from: message.from, to: message.to, topics: message.topics, moving, signal: move.cancel.signal, moveId: message.moveId });
       }
       const held = guard;
       result = await this.#barrier.move({

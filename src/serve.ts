@@ -136,8 +136,10 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     clusterOrder: () => clusterOrder(),
     stateFile: `${config.state.file}.transactions.jsonl`,
     drainMs: config.flip.transactionDrainMs,
+    atBound: config.flip.openTransactionsAtBound,
     registry: metrics.registry,
     log,
+    fleet: fleet === null ? null : { transactions: fleet.transactions, member: fleet.member, live: () => fleet.membership.live(), keyOwner: (key) => fleet.keyOwner(key) },
   });
   transactions = txn;
 

@@ -357,8 +357,13 @@ export function createConfigSchema({ baseDir }: ConfigSchemaOptions) {
         maxHeldRequests: positiveInt().default(10_000),
         /** How long a flip waits for open transactions on its topics before it aborts (docs/transactions.md). */
         transactionDrainMs: positiveInt().default(10_000),
+        /**
+         * At that bound: abort the flip (default), or answer the still-open transactions' next request with an
+         * abortable error and wait as long again for them to end (docs/transactions.md §flip).
+         */
+        openTransactionsAtBound: z.enum(['abort-flip', 'abort-transactions']).default('abort-flip'),
       })
-      .default({ timeoutMs: 10_000, maxHeldRequests: 10_000, transactionDrainMs: 10_000 }),
+      .default({ timeoutMs: 10_000, maxHeldRequests: 10_000, transactionDrainMs: 10_000, openTransactionsAtBound: 'abort-flip' }),
     log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).default({ level: 'info' }),
     // Write-back (src/writeback/): per wave (a name in routes.batches), whether its target writes are copied back
     // to the source until promotion (default true) and whether a producer's answer waits for that copy (default

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Cluster } from '../../routing/cluster.ts';
 import { producerMappingKey } from '../../routing/state-store.ts';
+import { rendezvousOwner } from '../../routing/fleet/rendezvous.ts';
 import type { ClusterClient } from '../upstream/cluster-client.ts';
 import type { MappingKey, UpstreamProducer } from '../proxy/producer-id-map.ts';
 import type { ProxyNode } from '../proxy/proxy-context.ts';
@@ -13,6 +14,7 @@ import { ControlLog, type ControlTopicSpec } from './control-log.ts';
 import { KafkaMoveTransport } from './kafka-move-transport.ts';
 import { KafkaStateStore } from './kafka-state-store.ts';
 import { Membership, type MemberInfo } from './membership.ts';
+import { FleetTransactionLog } from './transaction-log.ts';
 
 export interface FleetSettings {
   readonly topicPrefix: string;
@@ -37,11 +39,11 @@ export interface FleetOptions {
 }
 
 /** Connection lanes of the control client: 0 appends, one per tailed topic (long polls block their lane). */
-const LANES = { routes: 1, producerIds: 2, members: 3, moves: 4 } as const;
-export const CONTROL_CONNECTIONS = 5;
+const LANES = { routes: 1, producerIds: 2, members: 3, moves: 4, transactions: 5 } as const;
+export const CONTROL_CONNECTIONS = 6;
 
-export function controlTopics(prefix: string): { routes: string; moves: string; members: string; producerIds: string } {
-  return { routes: `${prefix}.routes`, moves: `${prefix}.moves`, members: `${prefix}.members`, producerIds: `${prefix}.producer-ids` };
+export function controlTopics(prefix: string): { routes: string; moves: string; members: string; producerIds: string; transactions: string } {
+  return { routes: `${prefix}.routes`, moves: `${prefix}.moves`, members: `${prefix}.members`, producerIds: `${prefix}.producer-ids`, transactions: `${prefix}.transactions` };
 }
 
 /** The cluster id every member answers with: derived from the fleet's identity (its control topics), not from an address. */
@@ -55,10 +57,14 @@ export class Fleet {
   readonly store: KafkaStateStore;
   readonly transport: KafkaMoveTransport;
   readonly membership: Membership;
+  /** Transactional ids' shared state (src/transactions/ reads and writes it). */
+  readonly transactions: FleetTransactionLog;
   readonly #o: FleetOptions;
   readonly #log: ControlLog;
   readonly #self: ProxyNode;
   #nodesKey = '';
+  #ownersOf: readonly string[] = [];
+  readonly #owners = new Map<string, string | null>();
   #nodes: ProxyNode[] = [];
 
   constructor(options: FleetOptions) {
@@ -84,6 +90,7 @@ export class Fleet {
       },
       logger: options.logger,
     });
+    this.transactions = new FleetTransactionLog({ log: this.#log, topic: topics.transactions, lane: LANES.transactions, logger: options.logger });
     this.transport = new KafkaMoveTransport({ log: this.#log, topic: topics.moves, lane: LANES.moves, membership: this.membership, logger: options.logger });
   }
 
@@ -97,9 +104,11 @@ export class Fleet {
       { name: t.moves, cleanupPolicy: 'delete', retentionMs: 24 * 3_600_000 },
       { name: t.members, cleanupPolicy: 'compact', retentionMs: -1 },
       { name: t.producerIds, cleanupPolicy: 'compact', retentionMs: -1 },
+      { name: t.transactions, cleanupPolicy: 'compact', retentionMs: -1 },
     ];
     await this.#log.ensureTopics(specs, this.#o.settings.replicationFactor);
     await this.store.load();
+    await this.transactions.start();
     await this.transport.start();
     await this.membership.start();
   }
@@ -125,6 +134,29 @@ export class Fleet {
     const leader = this.membership.leaderOf(topic, partition);
     if (leader === null) return this.#self.nodeId;
     return this.membership.info(leader)?.nodeId ?? this.#self.nodeId;
+  }
+
+  /**
+   * The live member that owns a coordinator key (a transactional id, a group) by rendezvous over the live members
+   * — the same function as partition leadership — and its broker node; null when no member is live.
+   */
+  keyOwner(key: string): { member: string; node: ProxyNode } | null {
+    const live = this.membership.live();
+    // live() returns the same array until the live set changes: the cache is valid exactly that long.
+    if (live !== this.#ownersOf) {
+      this.#ownersOf = live;
+      this.#owners.clear();
+    }
+    let owner = this.#owners.get(key);
+    if (owner === undefined) {
+      owner = rendezvousOwner(live, key);
+      if (this.#owners.size > 100_000) this.#owners.clear();
+      this.#owners.set(key, owner);
+    }
+    if (owner === null) return null;
+    if (owner === this.member) return { member: owner, node: this.#self };
+    const info = this.membership.info(owner);
+    return info === undefined ? null : { member: owner, node: { nodeId: info.nodeId, host: info.host, port: info.port } };
   }
 
   /**
@@ -183,6 +215,7 @@ export class Fleet {
   async close(): Promise<void> {
     await this.membership.stop();
     await this.transport.stop();
+    await this.transactions.stop();
     await this.store.close();
     this.#o.control.close();
   }

@@ -11,7 +11,11 @@ import { TransactionRouter } from './transaction-router.ts';
 import { TransactionFlipGuard } from './transaction-flip-guard.ts';
 import { createTransactionHandlers, type TransactionHandlers } from './transaction-handlers.ts';
 import { transactionProduceConcern } from './transaction-produce-concern.ts';
-import { FileTransactionStore, MemoryTransactionStore } from './transaction-store.ts';
+import { FileTransactionStore, MemoryTransactionStore, type TransactionStore } from './transaction-store.ts';
+import { FleetTransactionStore } from './fleet-transaction-store.ts';
+import { fleetOwnership, type TransactionOwnership } from './transaction-ownership.ts';
+import type { FleetTransactionLog } from '../fleet/transaction-log.ts';
+import type { ProxyNode } from '../proxy/proxy-context.ts';
 import { TransactionUpstream } from './transaction-upstream.ts';
 
 export interface TransactionSupport {
@@ -29,18 +33,37 @@ export function createTransactionSupport(options: {
   /** The JSON-lines file of transactional ids; null keeps them in memory. */
   stateFile: string | null;
   drainMs: number;
+  /** flip.openTransactionsAtBound. */
+  atBound?: 'abort-flip' | 'abort-transactions';
   registry: client.Registry | null;
   log: Logger;
+  /** A fleet member: ids' state in the control topic, ownership by rendezvous over live members. */
+  fleet?: { transactions: FleetTransactionLog; member: string; live: () => readonly string[]; keyOwner: (key: string) => { member: string; node: ProxyNode } | null } | null;
 }): TransactionSupport {
+  const fleet = options.fleet ?? null;
+  const store: TransactionStore = fleet !== null ? new FleetTransactionStore(fleet.transactions)
+    : options.stateFile === null ? new MemoryTransactionStore() : new FileTransactionStore(options.stateFile);
+  const ownership: TransactionOwnership | undefined = fleet === null ? undefined : fleetOwnership(fleet.keyOwner, fleet.member);
   const router = new TransactionRouter({
     upstream: new TransactionUpstream(options.clusters),
     producerIds: options.producerIds,
     clusterOf: options.clusterOf,
     clusterOrder: options.clusterOrder,
-    store: options.stateFile === null ? new MemoryTransactionStore() : new FileTransactionStore(options.stateFile),
+    store,
+    ...(ownership !== undefined ? { ownership } : {}),
     metrics: options.registry === null ? null : new TransactionMetrics(options.registry),
     log: options.log.child({ component: 'transactions' }),
   });
-  const guard = new TransactionFlipGuard(router, { drainMs: options.drainMs });
+  const guard = new TransactionFlipGuard(router, {
+    drainMs: options.drainMs,
+    ...(options.atBound !== undefined ? { atBound: options.atBound } : {}),
+    fleet: fleet === null ? null : {
+      member: fleet.member,
+      live: fleet.live,
+      announce: (moveId) => fleet.transactions.announceDrained(moveId, fleet.member),
+      drained: (moveId) => fleet.transactions.drainedMembers(moveId),
+      onDrained: (listener) => fleet.transactions.onDrained(listener),
+    },
+  });
   return { router, guard, handlers: createTransactionHandlers(router, guard), concern: transactionProduceConcern(router) };
 }

@@ -8,6 +8,8 @@
 //   `flip.transactionDrainMs` — past it the flip aborts, naming the ids, and the route stays;
 // 3 after the coordinator committed and before the switch: every id whose topics all moved is initialised on the
 //   new cluster, persisted, and fenced on the old one;
+// In a fleet every member runs steps 2-4 for the ids it owns (their starts reach it alone), and the last stable
+// offsets on every member; the move commits only once all have drained.
 // 4 release: the held starts continue, now under the new routes.
 import type { Cluster } from '../../routing/cluster.ts';
 import { RoutingError, RoutingErrorCode } from '../../routing/errors.ts';
@@ -22,11 +24,32 @@ interface ActiveFlip {
   readonly released: Promise<void>;
 }
 
+/**
+ * A fleet member's side of the drain agreement: each member announces when it has drained the ids it owns, and
+ * none holds a moving partition before every live member has — the data of a transaction still open on its
+ * owner goes through the partitions' leaders, which must not hold it yet (src/fleet/transaction-log.ts).
+ */
+export interface FleetDrain {
+  readonly member: string;
+  live(): readonly string[];
+  announce(moveId: string): Promise<void>;
+  drained(moveId: string): ReadonlySet<string>;
+  onDrained(listener: () => void): () => void;
+}
+
 export interface FlipGuardOptions {
   /** How long a flip waits for open transactions (and last stable offsets). */
   drainMs: number;
+  /**
+   * At the bound: abort the flip (default), or ask the open transactions to end — their next Produce,
+   * AddPartitionsToTxn or AddOffsetsToTxn gets TRANSACTION_ABORTABLE, which every client answers by aborting —
+   * and wait `drainMs` more for them.
+   */
+  atBound?: 'abort-flip' | 'abort-transactions';
   /** Poll interval of the last-stable-offset check. Default 50 ms. */
   pollMs?: number;
+  /** Set in a fleet. */
+  fleet?: FleetDrain | null;
 }
 
 /** The figures of the last flips (newest last), for tests and the report. */
@@ -44,12 +67,21 @@ export class TransactionFlipGuard {
   readonly #drainMs: number;
   readonly #pollMs: number;
   readonly #active = new Set<ActiveFlip>();
+  readonly #fleet: FleetDrain | null;
+  readonly #atBound: 'abort-flip' | 'abort-transactions';
   readonly history: FlipWait[] = [];
 
   constructor(router: TransactionRouter, options: FlipGuardOptions) {
     this.#router = router;
     this.#drainMs = options.drainMs;
     this.#pollMs = options.pollMs ?? 50;
+    this.#fleet = options.fleet ?? null;
+    this.#atBound = options.atBound ?? 'abort-flip';
+  }
+
+  /** The longest a member waits in a flip: twice the bound when open transactions are asked to end at the first. */
+  get #waitBoundMs(): number {
+    return this.#atBound === 'abort-transactions' ? 2 * this.#drainMs : this.#drainMs;
   }
 
   /** Pre-flight of a move of `topics` from → to (both directions). */
@@ -104,6 +136,7 @@ export class TransactionFlipGuard {
     let waitedFor: string[];
     try {
       waitedFor = await this.#drain(move, started);
+      await this.#fleetDrained(move, started);
     } catch (err) {
       done();
       record(move.signal.aborted ? 'cancelled' : err instanceof RoutingError ? 'timeout' : 'error', Math.round(performance.now() - started), [], []);
@@ -111,7 +144,9 @@ export class TransactionFlipGuard {
     }
     const waitedMs = Math.round(performance.now() - started);
     const rehomed: string[] = [];
-    const affected = [...this.#router.all()].filter((p) => p.home === move.from && p.coupledTopics.size > 0 && [...p.coupledTopics].every((t) => move.moving(t) || this.#router.clusterOf(t) === move.to));
+    // In a fleet every member runs this hook; only an id's owner moves it (initialise on the new cluster, fence the
+    // old one), so that happens once per id.
+    const affected = [...this.#router.all()].filter((p) => this.#router.owns(p.transactionalId) && p.home === move.from && p.coupledTopics.size > 0 && [...p.coupledTopics].every((t) => move.moving(t) || this.#router.clusterOf(t) === move.to));
     return {
       beforeSwitch: async () => {
         await Promise.all(affected.map((p) => this.#router.locked(p.transactionalId, async () => {
@@ -134,9 +169,12 @@ export class TransactionFlipGuard {
 
   /** Waits until no open transaction holds a moving topic and the old cluster's markers landed; returns what it waited for. */
   async #drain(move: MoveHookInput, started: number): Promise<string[]> {
-    const deadline = started + this.#drainMs;
+    let deadline = started + this.#drainMs;
+    let asked = false;
     const waitedFor = new Set<string>();
-    const openOnes = (): TransactionalProducer[] => [...this.#router.all()].filter((p) => p.touches(move.moving));
+    // The owner of an id knows its open transaction (it serves every AddPartitionsToTxn and EndTxn of it); the move
+    // cannot commit before every member, the owners included, has drained, so each member waits for its own ids.
+    const openOnes = (): TransactionalProducer[] => [...this.#router.all()].filter((p) => p.touches(move.moving) && this.#router.owns(p.transactionalId));
     for (;;) {
       const open = openOnes();
       if (open.length === 0) break;
@@ -145,7 +183,13 @@ export class TransactionFlipGuard {
       if (performance.now() >= deadline) {
         const now = performance.now();
         const names = open.map((p) => `"${p.transactionalId}" (open ${Math.round(now - (p.openSince ?? now))} ms on ${p.home})`).join(', ');
-        throw new RoutingError(RoutingErrorCode.FLIP_ABORTED, 503, `${move.label} aborted: transactions still open after flip.transactionDrainMs (${this.#drainMs} ms): ${names}; the route is unchanged. Retry when they have ended, or raise the bound.`);
+        if (this.#atBound === 'abort-transactions' && !asked) {
+          asked = true;
+          deadline = started + this.#waitBoundMs;
+          await this.#askToEnd(move, open);
+          continue;
+        }
+        throw new RoutingError(RoutingErrorCode.FLIP_ABORTED, 503, `${move.label} aborted: transactions still open after flip.transactionDrainMs (${this.#drainMs} ms${asked ? ', then as long again after they were asked to abort' : ''}): ${names}; the route is unchanged. Retry when they have ended, or raise the bound.`);
       }
       await this.#changeOrTimeout(Math.min(this.#pollMs * 4, deadline - performance.now()));
     }
@@ -161,6 +205,50 @@ export class TransactionFlipGuard {
         throw new RoutingError(RoutingErrorCode.FLIP_ABORTED, 503, `${move.label} aborted: on ${move.from}, a transaction is still open on ${behind.join(', ')} after flip.transactionDrainMs (${this.#drainMs} ms) (a producer outside kmp, or markers not written yet); the route is unchanged.`);
       }
       await new Promise((r) => setTimeout(r, this.#pollMs));
+    }
+  }
+
+  /**
+   * flip.openTransactionsAtBound 'abort-transactions': the still-open transactions on moving topics get an abortable
+   * error on their next request (persisted first, so that in a fleet the partitions' leaders refuse their batches
+   * too); a transaction that ends meanwhile, committed or aborted, ends on the old cluster as the flip needs.
+   */
+  async #askToEnd(move: MoveHookInput, open: readonly TransactionalProducer[]): Promise<void> {
+    await Promise.all(open.map(async (p) => {
+      p.abortRequested = `${move.label} needs the transaction of "${p.transactionalId}" to end (open longer than flip.transactionDrainMs ${this.#drainMs} ms): abort it and retry it after the flip`;
+      this.#router.metrics?.abortsRequested.inc();
+      this.#router.log.warn({ transactionalId: p.transactionalId, move: move.label }, 'flip: open transaction asked to abort at the drain bound');
+      await this.#router.persist(p).catch((err: unknown) => this.#router.log.warn({ transactionalId: p.transactionalId, err: String(err) }, 'could not persist the abort request'));
+    }));
+  }
+
+  /**
+   * In a fleet: announce that this member drained, then wait until every live member has (bounded by the same
+   * deadline). Skipped while no transactional id is known anywhere: a fleet without transactions pays nothing.
+   */
+  async #fleetDrained(move: MoveHookInput, started: number): Promise<void> {
+    const fleet = this.#fleet;
+    if (fleet === null || move.moveId === undefined || this.#router.all().next().done === true) return;
+    const moveId = move.moveId;
+    await fleet.announce(moveId);
+    const deadline = started + this.#waitBoundMs;
+    for (;;) {
+      const done = fleet.drained(moveId);
+      const missing = fleet.live().filter((m) => !done.has(m));
+      if (missing.length === 0) return;
+      if (move.signal.aborted) throw new Error(`${move.label} was cancelled while waiting for the fleet to drain its transactions`);
+      if (performance.now() >= deadline) {
+        throw new RoutingError(RoutingErrorCode.FLIP_ABORTED, 503, `${move.label} aborted: member(s) ${missing.join(', ')} did not drain the transactions they coordinate within flip.transactionDrainMs (${this.#drainMs} ms); the route is unchanged.`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(finish, Math.max(1, Math.min(this.#pollMs * 4, deadline - performance.now())));
+        const off = fleet.onDrained(finish);
+        function finish(): void {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      });
     }
   }
 

@@ -9,6 +9,12 @@
 // (and any per-partition code but INVALID_TXN_STATE / TRANSACTIONAL_ID_AUTHORIZATION_FAILED) as abortable,
 // librdkafka ≥ 2 as a permanent (abortable) transaction error, kafkajs throws it from send() and its abort()
 // needs no EndTxn when nothing was added.
+//
+// In a fleet only the id's owner (transaction-ownership.ts) serves InitProducerId, AddPartitionsToTxn,
+// AddOffsetsToTxn and EndTxn; another member answers NOT_COORDINATOR, which every client treats as "look the
+// coordinator up again". TxnOffsetCommit goes to the *group* coordinator the client found: FindCoordinator(GROUP)
+// names the owner of the id that commits that group's offsets when kmp knows it, and any member that knows the
+// id's shared state may serve it (it only maps ids and forwards).
 import { Reader } from '../../protocol/reader.ts';
 import { ApiKey, decodeRequestBody } from '../../protocol/messages/index.ts';
 import { encodeResponseFrame } from '../../protocol/codec.ts';
@@ -19,13 +25,13 @@ import { defaultEndTxnResponse } from '../../protocol/messages/end-txn-response.
 import { defaultTxnOffsetCommitResponse, type TxnOffsetCommitResponse } from '../../protocol/messages/txn-offset-commit-response.ts';
 import { defaultCoordinator, defaultFindCoordinatorResponse } from '../../protocol/messages/find-coordinator-response.ts';
 import type { Cluster } from '../../routing/cluster.ts';
-import { rendezvousOwner } from '../../routing/fleet/rendezvous.ts';
 import type { Handler, RequestContext, Responder } from '../proxy/handler.ts';
 import type { ProxyNode } from '../proxy/proxy-context.ts';
 import { initProducerIdAnswer } from '../proxy/handlers/init-producer-id.ts';
 import type { TransactionRouter } from './transaction-router.ts';
 import type { TransactionFlipGuard } from './transaction-flip-guard.ts';
 import { CoordinatorKeyType } from './transaction-upstream.ts';
+import { coordinatorKey } from './transaction-ownership.ts';
 import type { TransactionalProducer } from './transactional-producer.ts';
 
 export interface TransactionHandlers {
@@ -61,6 +67,10 @@ function failed(ctx: RequestContext, err: unknown, what: string): void {
 export function createTransactionHandlers(router: TransactionRouter, guard: TransactionFlipGuard): TransactionHandlers {
   const initProducerId: TransactionHandlers['initProducerId'] = (ctx, respond, transactionalId, timeoutMs, client) => {
     const version = ctx.header.requestApiVersion;
+    if (!router.owns(transactionalId)) {
+      respond.send(initProducerIdAnswer(version, ctx.header.correlationId, { errorCode: ErrorCode.NOT_COORDINATOR, producerId: -1n, producerEpoch: -1 }));
+      return;
+    }
     router.init(transactionalId, timeoutMs, client, version).then(
       (res) => respond.send(initProducerIdAnswer(version, ctx.header.correlationId, res)),
       (err: unknown) => {
@@ -81,6 +91,7 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
         resultsByTopicV3AndBelow: req.v3AndBelowTopics.map((t) => ({ name: t.name, resultsByPartition: t.partitions.map((partitionIndex) => ({ partitionIndex, partitionErrorCode: code(t.name, partitionIndex) })) })),
       }));
     };
+    if (!router.owns(id)) return answer(() => ErrorCode.NOT_COORDINATOR);
     const p = router.get(id);
     const bad = checkIds(p, req.v3AndBelowProducerId, req.v3AndBelowProducerEpoch, fenceError(version, 2));
     if (bad !== null || p === undefined) return answer(() => bad ?? ErrorCode.INVALID_PRODUCER_ID_MAPPING);
@@ -88,6 +99,10 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
     let finishStart: (() => void) | null = null;
     const proceed = (): Promise<void> => router.locked(id, async () => {
       if (p.clientEpoch !== req.v3AndBelowProducerEpoch) return answer(() => fenceError(version, 2));
+      if (p.abortRequested !== null) {
+        ctx.connection.log.warn({ transactionalId: id }, p.abortRequested);
+        return answer(() => ErrorCode.TRANSACTION_ABORTABLE);
+      }
       const starting = p.state === 'ready';
       const home = router.homeFor(p, topics.map((t) => router.clusterOf(t)));
       if (home !== p.home) await router.rehome(p, home, 'first-add');
@@ -143,10 +158,15 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
     const req = decodeRequestBody(ApiKey.AddOffsetsToTxn, version, new Reader(ctx.frame, ctx.bodyOffset));
     const answer = (errorCode: number, throttleTimeMs = 0): void =>
       respond.send(encodeResponseFrame(ApiKey.AddOffsetsToTxn, version, ctx.header.correlationId, { ...defaultAddOffsetsToTxnResponse(), errorCode, throttleTimeMs }));
+    if (!router.owns(req.transactionalId)) return answer(ErrorCode.NOT_COORDINATOR);
     const p = router.get(req.transactionalId);
     const bad = checkIds(p, req.producerId, req.producerEpoch, fenceError(version, 2));
     if (bad !== null || p === undefined) return answer(bad ?? ErrorCode.INVALID_PRODUCER_ID_MAPPING);
     void router.locked(req.transactionalId, async () => {
+      if (p.abortRequested !== null) {
+        ctx.connection.log.warn({ transactionalId: req.transactionalId }, p.abortRequested);
+        return answer(ErrorCode.TRANSACTION_ABORTABLE);
+      }
       const starting = p.state === 'ready';
       const res = await router.upstream.send(p.home, CoordinatorKeyType.TRANSACTION, req.transactionalId, ApiKey.AddOffsetsToTxn, version, {
         ...req,
@@ -175,15 +195,20 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
     const req = decodeRequestBody(ApiKey.EndTxn, version, new Reader(ctx.frame, ctx.bodyOffset));
     const answer = (errorCode: number, throttleTimeMs = 0): void =>
       respond.send(encodeResponseFrame(ApiKey.EndTxn, version, ctx.header.correlationId, { ...defaultEndTxnResponse(), errorCode, throttleTimeMs }));
+    if (!router.owns(req.transactionalId)) return answer(ErrorCode.NOT_COORDINATOR);
     const p = router.get(req.transactionalId);
     const bad = checkIds(p, req.producerId, req.producerEpoch, fenceError(version, 2));
     if (bad !== null || p === undefined) return answer(bad ?? ErrorCode.INVALID_PRODUCER_ID_MAPPING);
     void router.locked(req.transactionalId, async () => {
-      // Nothing was added: there is nothing to end upstream (clients usually skip EndTxn then).
-      if (p.state === 'ready') {
+      // Nothing was added: there is nothing to end upstream (clients usually skip EndTxn then). Only this
+      // instance's own view can say so: after a restart or a failover a transaction may be open upstream.
+      if (p.state === 'ready' && p.stateKnown) {
         ctx.connection.log.debug({ transactionalId: req.transactionalId, committed: req.committed }, 'EndTxn answered by kmp: no transaction open');
         return answer(ErrorCode.NONE);
       }
+      const wasOpen = p.state === 'open';
+      // A transaction a flip asked to end may still commit: either way it ends on the old cluster, all the flip needs.
+      const wasAsked = p.abortRequested !== null;
       p.state = 'ending';
       const home = p.home;
       let res;
@@ -194,10 +219,11 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
           producerEpoch: p.upstream.producerEpoch,
         }, (r) => r.errorCode);
       } catch (err) {
-        p.state = 'open';
+        p.state = wasOpen ? 'open' : 'ready';
         throw err;
       }
       if (res.errorCode === ErrorCode.NONE) {
+        p.stateKnown = true;
         if (req.committed) p.committed++;
         else p.aborted++;
         router.metrics?.ended.inc({ cluster: home, result: req.committed ? 'committed' : 'aborted' });
@@ -206,8 +232,11 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
         // Whoever fenced the id aborted its transaction upstream: nothing of this client's is open any more.
         p.ended();
       } else {
-        p.state = 'open';
+        p.state = wasOpen ? 'open' : 'ready';
       }
+      // In a fleet the leaders refuse the id's batches while the request stands: they must read it withdrawn
+      // before the client's next transaction sends any.
+      if (wasAsked && p.abortRequested === null) await router.persist(p).catch(() => undefined);
       router.changed();
       ctx.connection.log.debug({ transactionalId: req.transactionalId, committed: req.committed, home, errorCode: res.errorCode }, 'EndTxn answered');
       answer(res.errorCode, res.throttleTimeMs);
@@ -228,10 +257,12 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
       respond.send(encodeResponseFrame(ApiKey.TxnOffsetCommit, version, ctx.header.correlationId, body));
     };
     const p = router.get(req.transactionalId);
+    if (p === undefined && !router.owns(req.transactionalId)) return answer(ErrorCode.NOT_COORDINATOR);
     const bad = checkIds(p, req.producerId, req.producerEpoch, fenceError(version, 3));
     if (bad !== null || p === undefined) return answer(bad ?? ErrorCode.INVALID_PRODUCER_ID_MAPPING);
     // To the group coordinator of the home cluster: the offsets commit with the transaction that runs there.
-    if (!p.groups.has(req.groupId)) {
+    // Only the owner writes the id's state (AddOffsetsToTxn already taught it the group).
+    if (!p.groups.has(req.groupId) && router.owns(req.transactionalId)) {
       p.groups.add(req.groupId);
       void router.persist(p).catch(() => undefined);
     }
@@ -248,6 +279,11 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
     );
   };
 
+  const groupCommitter = (group: string): string | undefined => {
+    for (const p of router.all()) if (p.groups.has(group)) return p.transactionalId;
+    return undefined;
+  };
+
   const findCoordinator = (nodes: () => readonly ProxyNode[]): Handler => (ctx, respond) => {
     const version = ctx.header.requestApiVersion;
     const req = decodeRequestBody(ApiKey.FindCoordinator, version, new Reader(ctx.frame, ctx.bodyOffset));
@@ -256,9 +292,10 @@ export function createTransactionHandlers(router: TransactionRouter, guard: Tran
     const body = defaultFindCoordinatorResponse();
     const served = req.keyType === CoordinatorKeyType.TRANSACTION || req.keyType === CoordinatorKeyType.GROUP;
     const nodeFor = (key: string): ProxyNode | null => {
-      if (!served || listed.length === 0) return null;
-      const owner = rendezvousOwner(listed.map((n) => String(n.nodeId)), `${req.keyType}:${key}`);
-      return listed.find((n) => String(n.nodeId) === owner) ?? null;
+      if (!served) return null;
+      // A group whose offsets a transactional id commits: its owner, which knows the id first-hand.
+      const committer = req.keyType === CoordinatorKeyType.GROUP && router.ownership.shared ? groupCommitter(key) : undefined;
+      return router.ownership.nodeFor(committer === undefined ? coordinatorKey(req.keyType, key) : coordinatorKey(CoordinatorKeyType.TRANSACTION, committer), listed);
     };
     const entry = (key: string) => {
       const n = nodeFor(key);

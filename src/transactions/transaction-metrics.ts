@@ -11,6 +11,7 @@ export class TransactionMetrics {
   readonly fences: client.Counter<'cluster' | 'result'>;
   readonly flipWaitSeconds: client.Histogram<'outcome'>;
   readonly open: client.Gauge;
+  readonly abortsRequested: client.Counter;
 
   constructor(registry: client.Registry) {
     const registers = [registry];
@@ -21,6 +22,7 @@ export class TransactionMetrics {
     this.rehomes = new client.Counter({ name: 'kmp_transaction_rehomes_total', help: 'Transactional ids moved to another home cluster (initialised there, old side fenced).', labelNames: ['from', 'to', 'reason'], registers });
     this.fences = new client.Counter({ name: 'kmp_transaction_fences_total', help: 'InitProducerId sent to a transactional id\'s old cluster to fence it, by result.', labelNames: ['cluster', 'result'], registers });
     this.flipWaitSeconds = new client.Histogram({ name: 'kmp_transaction_flip_wait_seconds', help: 'How long a flip waited for open transactions and last stable offsets before holding.', labelNames: ['outcome'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
+    this.abortsRequested = new client.Counter({ name: 'kmp_transaction_aborts_requested_total', help: 'Open transactions asked to abort (an abortable error on their next request) because a flip reached flip.transactionDrainMs (flip.openTransactionsAtBound: abort-transactions).', registers });
     this.open = new client.Gauge({ name: 'kmp_transactions_open', help: 'Transactions open now.', registers });
   }
 

@@ -17,9 +17,10 @@ import type { Cluster } from '../../routing/cluster.ts';
 import { SerialQueue } from '../../routing/serial-queue.ts';
 import type { ProducerIdMap } from '../proxy/producer-id-map.ts';
 import type { TransactionMetrics } from './transaction-metrics.ts';
-import type { TransactionStore } from './transaction-store.ts';
+import { fromStored, type StoredProducer, type TransactionStore } from './transaction-store.ts';
+import { coordinatorKey, singleInstanceOwnership, type TransactionOwnership } from './transaction-ownership.ts';
 import { MAX_CLIENT_EPOCH, TransactionalProducer } from './transactional-producer.ts';
-import { TransactionUpstreamError, type InitResult, type TransactionUpstream } from './transaction-upstream.ts';
+import { CoordinatorKeyType, TransactionUpstreamError, type InitResult, type TransactionUpstream } from './transaction-upstream.ts';
 
 export interface TransactionRouterOptions {
   upstream: TransactionUpstream;
@@ -33,6 +34,8 @@ export interface TransactionRouterOptions {
   log: Logger;
   /** Bound of kmp's own InitProducerId calls (retries of CONCURRENT_TRANSACTIONS included). Default 10 s. */
   initTimeoutMs?: number;
+  /** Which instance coordinates an id; default: this one (no fleet). */
+  ownership?: TransactionOwnership;
 }
 
 export interface TransactionInventoryEntry {
@@ -57,6 +60,7 @@ export class TransactionRouter {
   readonly metrics: TransactionMetrics | null;
   readonly log: Logger;
   readonly clusterOf: (topic: string) => Cluster;
+  readonly ownership: TransactionOwnership;
   readonly #o: TransactionRouterOptions;
   readonly #byId = new Map<string, TransactionalProducer>();
   readonly #byClientPid = new Map<bigint, TransactionalProducer>();
@@ -71,7 +75,73 @@ export class TransactionRouter {
     this.log = options.log;
     this.clusterOf = options.clusterOf;
     this.#initTimeoutMs = options.initTimeoutMs ?? 10_000;
+    this.ownership = options.ownership ?? singleInstanceOwnership();
     for (const p of options.store.load()) this.#index(p);
+    options.store.shared?.onRemote((stored) => this.#applyRemote(stored));
+  }
+
+  /** Whether this instance coordinates the id (always, without a fleet). */
+  owns(transactionalId: string): boolean {
+    return this.ownership.owns(coordinatorKey(CoordinatorKeyType.TRANSACTION, transactionalId));
+  }
+
+  /** Whether this instance's view of the id is the authority (its owner, which saw its transactions start). */
+  authoritative(p: TransactionalProducer): boolean {
+    return p.stateKnown && this.owns(p.transactionalId);
+  }
+
+  /**
+   * The client's base sequence on a partition in the id's current home period: 0 when the period began with the
+   * client's InitProducerId; else learned from the first batch and made durable before use (the state file; in a
+   * fleet the control topic, first proposal wins), so a restart or a new leader of the partition after a failover
+   * rebases as before. Null while the proposal is on its way: the caller answers retriably and the client resends.
+   */
+  sequenceBase(p: TransactionalProducer, topic: string, partition: number, clientSequence: number): number | null {
+    const known = p.knownBase(topic, partition);
+    if (known !== undefined) return known;
+    const bases = this.#o.store.sequenceBases;
+    if (bases === undefined) {
+      p.learnBase(topic, partition, clientSequence);
+      return clientSequence;
+    }
+    const key = `${p.periodKey}/${topic}/${partition}`;
+    const agreed = bases.get(key);
+    if (agreed !== undefined) {
+      p.learnBase(topic, partition, agreed);
+      return agreed;
+    }
+    bases.propose(key, clientSequence).catch((err: unknown) => this.log.warn({ transactionalId: p.transactionalId, topic, partition, err: String(err) }, 'could not record a sequence base; the client retries'));
+    return null;
+  }
+
+  /** Another fleet member wrote the id's state (its owner, or a former one): take it over. */
+  #applyRemote(s: StoredProducer): void {
+    const known = this.#byId.get(s.transactionalId);
+    if (known === undefined) {
+      this.#index(fromStored(s));
+      this.changed();
+      return;
+    }
+    const clientPid = BigInt(s.clientProducerId);
+    if (clientPid !== known.clientProducerId) {
+      this.#byClientPid.delete(known.clientProducerId);
+      known.clientProducerId = clientPid;
+      this.#byClientPid.set(clientPid, known);
+    }
+    known.clientEpoch = s.clientEpoch;
+    known.previousClientEpoch = s.previousClientEpoch ?? -1;
+    known.transactionTimeoutMs = s.transactionTimeoutMs;
+    const upstream = { producerId: BigInt(s.upstreamProducerId), producerEpoch: s.upstreamEpoch };
+    if (s.home !== known.home || upstream.producerId !== known.upstream.producerId || upstream.producerEpoch !== known.upstream.producerEpoch) {
+      // New upstream ids elsewhere: whatever this instance saw open was aborted or ended there.
+      known.newHomePeriod(s.home, upstream, s.aligned ?? true);
+      known.ended();
+      known.stateKnown = false;
+    }
+    for (const t of s.coupledTopics) known.coupledTopics.add(t);
+    for (const g of s.groups) known.groups.add(g);
+    known.abortRequested = s.abortRequested ?? null;
+    this.changed();
   }
 
   get(transactionalId: string): TransactionalProducer | undefined {
@@ -172,8 +242,9 @@ export class TransactionRouter {
       known.clientEpoch++;
     }
     known.transactionTimeoutMs = timeoutMs;
-    known.newHomePeriod(cluster, upstream);
+    known.newHomePeriod(cluster, upstream, true);
     known.ended(); // the coordinator aborted whatever was open
+    known.stateKnown = true;
     return known;
   }
 
@@ -189,7 +260,7 @@ export class TransactionRouter {
     if (res.errorCode !== ErrorCode.NONE) {
       throw new TransactionUpstreamError(`transactional id "${p.transactionalId}": InitProducerId on ${to} failed with error ${res.errorCode}`, res.errorCode);
     }
-    p.newHomePeriod(to, { producerId: res.producerId, producerEpoch: res.producerEpoch });
+    p.newHomePeriod(to, { producerId: res.producerId, producerEpoch: res.producerEpoch }, false);
     await this.persist(p);
     this.metrics?.rehomes.inc({ from, to, reason });
     this.log.info({ transactionalId: p.transactionalId, from, to, reason, producerId: String(res.producerId), producerEpoch: res.producerEpoch }, 'transactional id moved to a new home');

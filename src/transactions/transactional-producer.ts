@@ -16,6 +16,11 @@ export const MAX_CLIENT_EPOCH = 32_766;
 
 const SEQUENCE_SPACE = 2 ** 31;
 
+/** Names a home period: unique per (id, home, upstream pid, upstream epoch). Sequence bases are keyed under it. */
+export function periodKeyOf(transactionalId: string, home: string, upstreamProducerId: bigint | string, upstreamEpoch: number): string {
+  return `${transactionalId}/${home}/${upstreamProducerId}/${upstreamEpoch}`;
+}
+
 export function partitionKeyOf(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
@@ -31,6 +36,19 @@ export class TransactionalProducer {
   upstream: UpstreamIds;
   transactionTimeoutMs: number;
   state: TransactionState = 'ready';
+  /**
+   * Whether this instance saw the id's transactions from a point where none was open (it initialised the id, or
+   * ended a transaction of it). False for an id read from the store (a restart) or from another fleet member (a
+   * new owner after a failover): a transaction may be open upstream that this instance never saw start, so EndTxn
+   * is forwarded even when `state` says ready, and the partitions of the open transaction are not checked.
+   */
+  stateKnown = true;
+  /**
+   * Whether the current home period began with the client's own InitProducerId: the client's sequences then
+   * restart at 0 together with the upstream ones, so no base is learned (every instance rebases the same way).
+   * False after a move between transactions (the client's sequences run on).
+   */
+  aligned = true;
   /** performance.now() when the open transaction added its first partition or offsets; null when ready. */
   openSince: number | null = null;
   /** Partitions of the open transaction (partitionKeyOf). */
@@ -48,6 +66,12 @@ export class TransactionalProducer {
   readonly startingTopics = new Map<string, number>();
   committed = 0;
   aborted = 0;
+  /**
+   * Set when a flip past its drain bound asks the open transaction to end (flip.openTransactionsAtBound
+   * 'abort-transactions'): its next Produce, AddPartitionsToTxn or AddOffsetsToTxn gets TRANSACTION_ABORTABLE
+   * with this reason. Cleared when the transaction ends.
+   */
+  abortRequested: string | null = null;
   /**
    * The client's base sequence of its first batch per partition since kmp took `upstream` (a "home period").
    * Upstream sequences restart at 0 in each period: a fresh upstream epoch on a partition that saw an older epoch
@@ -69,21 +93,33 @@ export class TransactionalProducer {
     return this.groups.size > 0;
   }
 
-  /** kmp took new upstream ids (InitProducerId on the home, or a move to another home): sequences restart. */
-  newHomePeriod(home: Cluster, upstream: UpstreamIds): void {
+  /**
+   * kmp took new upstream ids: sequences restart. `aligned` when the client's InitProducerId started the period
+   * (its own sequences restart too), false for a move between transactions.
+   */
+  newHomePeriod(home: Cluster, upstream: UpstreamIds, aligned: boolean): void {
     this.home = home;
     this.upstream = upstream;
+    this.aligned = aligned;
     this.#sequenceBase.clear();
   }
 
-  /** The upstream base sequence for a batch of the client's (first batch of a partition in a period → 0). */
-  upstreamSequence(topic: string, partition: number, clientSequence: number): number {
-    const key = partitionKeyOf(topic, partition);
-    let base = this.#sequenceBase.get(key);
-    if (base === undefined) {
-      base = clientSequence;
-      this.#sequenceBase.set(key, base);
-    }
+  /** Names the home period (shared sequence bases are stored under it): unique per upstream pid and epoch. */
+  get periodKey(): string {
+    return periodKeyOf(this.transactionalId, this.home, this.upstream.producerId, this.upstream.producerEpoch);
+  }
+
+  /** The client's base sequence on a partition in this period, when known here (always 0 in an aligned period). */
+  knownBase(topic: string, partition: number): number | undefined {
+    return this.aligned ? 0 : this.#sequenceBase.get(partitionKeyOf(topic, partition));
+  }
+
+  learnBase(topic: string, partition: number, base: number): void {
+    this.#sequenceBase.set(partitionKeyOf(topic, partition), base);
+  }
+
+  /** The upstream sequence of a client sequence, given the period's base on its partition. */
+  static rebase(clientSequence: number, base: number): number {
     // Sequences wrap from Int32.MAX_VALUE to 0, on the client and on the broker alike.
     return (((clientSequence - base) % SEQUENCE_SPACE) + SEQUENCE_SPACE) % SEQUENCE_SPACE;
   }
@@ -126,6 +162,7 @@ export class TransactionalProducer {
 
   /** The transaction ended (EndTxn answered, or a re-initialisation aborted it upstream). */
   ended(): void {
+    this.abortRequested = null;
     this.state = 'ready';
     this.openSince = null;
     this.partitions.clear();

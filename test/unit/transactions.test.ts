@@ -98,17 +98,20 @@ test('rehome: initialise on the new cluster, persist, then fence the old one; th
   assert.deepEqual([p.home, p.upstream.producerId, p.clientProducerId, p.clientEpoch], ['target', 101n, 100n, 0]);
 });
 
-test('sequences restart at 0 per home period and per partition, wrapping like Kafka', () => {
+test('sequences: a period the client started keeps its sequences; a move rebases per partition from the first batch, wrapping like Kafka', () => {
+  const { router } = setup();
   const p = new TransactionalProducer({ transactionalId: 'x', clientProducerId: 1n, clientEpoch: 0, home: 'source', upstream: { producerId: 1n, producerEpoch: 0 }, transactionTimeoutMs: 1 });
-  assert.equal(p.upstreamSequence('t', 0, 0), 0);
-  assert.equal(p.upstreamSequence('t', 0, 5), 5);
-  p.newHomePeriod('target', { producerId: 9n, producerEpoch: 3 });
-  assert.equal(p.upstreamSequence('t', 0, 17), 0);
-  assert.equal(p.upstreamSequence('t', 0, 20), 3);
-  assert.equal(p.upstreamSequence('t', 1, 40), 0);
-  p.newHomePeriod('source', { producerId: 1n, producerEpoch: 1 });
-  assert.equal(p.upstreamSequence('t', 0, 2 ** 31 - 2), 0);
-  assert.equal(p.upstreamSequence('t', 0, 1), 3, 'the client wrapped from Int32.MAX_VALUE to 0');
+  const upstreamSeq = (t: string, partition: number, seq: number): number => TransactionalProducer.rebase(seq, router.sequenceBase(p, t, partition, seq)!);
+  assert.equal(upstreamSeq('t', 0, 5), 5, 'aligned with the client InitProducerId: base 0, even for a first batch seen late (a new leader)');
+  p.newHomePeriod('target', { producerId: 9n, producerEpoch: 3 }, false);
+  assert.equal(upstreamSeq('t', 0, 17), 0);
+  assert.equal(upstreamSeq('t', 0, 20), 3);
+  assert.equal(upstreamSeq('t', 1, 40), 0);
+  p.newHomePeriod('source', { producerId: 1n, producerEpoch: 1 }, false);
+  assert.equal(upstreamSeq('t', 0, 2 ** 31 - 2), 0);
+  assert.equal(upstreamSeq('t', 0, 1), 3, 'the client wrapped from Int32.MAX_VALUE to 0');
+  p.newHomePeriod('source', { producerId: 1n, producerEpoch: 2 }, true);
+  assert.equal(upstreamSeq('t', 0, 3), 3);
 });
 
 test('pre-flight: a split transaction group and a consume-transform-produce id are refused, naming them', async () => {
@@ -206,7 +209,7 @@ test('Produce concern: refuses what is not in the transaction or routed elsewher
   const w = write('a', 0, { ...ids, baseSequence: 7 });
   assert.equal(concern.refuse!(w), null);
   w.cluster = 'source';
-  p.newHomePeriod('source', { producerId: 4242n, producerEpoch: 9 });
+  p.newHomePeriod('source', { producerId: 4242n, producerEpoch: 9 }, false);
   const mapping = concern.mapProducer!(w);
   assert.equal(typeof mapping, 'function');
   assert.deepEqual((mapping as (b: BatchView) => unknown)(w.batches[0]), { producerId: 4242n, producerEpoch: 9, baseSequence: 0 });
@@ -226,7 +229,7 @@ test('the transaction store keeps the newest line per id, compacts at load and s
   const store = new FileTransactionStore(file);
   const p = new TransactionalProducer({ transactionalId: 'app', clientProducerId: 7n, clientEpoch: 2, home: 'source', upstream: { producerId: 7n, producerEpoch: 2 }, transactionTimeoutMs: 60_000 });
   await store.save(p);
-  p.newHomePeriod('target', { producerId: 900n, producerEpoch: 0 });
+  p.newHomePeriod('target', { producerId: 900n, producerEpoch: 0 }, false);
   p.coupledTopics.add('orders');
   p.groups.add('g');
   await store.save(p);
@@ -249,4 +252,66 @@ test('kmp transactions: a row per id and per flip', async () => {
   assert.match(text, /app\s+target\s+open\s+120 ms\s+a,b\s+yes \(g\)\s+3\s+1/);
   assert.match(text, /flip of batch "w"\s+ok\s+40 ms\s+app\s+app/);
   assert.equal(formatTransactions({ transactionalIds: [], flips: [] }), 'no transactional producers seen yet');
+});
+
+test('the transaction store keeps the sequence bases of each id\'s current period across a restart, and drops older ones', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kmp-txn-bases-')), 'state.transactions.jsonl');
+  const { FileTransactionStore } = await import('../../src/transactions/transaction-store.ts');
+  const store = new FileTransactionStore(file);
+  const p = new TransactionalProducer({ transactionalId: 'a/pp', clientProducerId: 7n, clientEpoch: 2, home: 'source', upstream: { producerId: 7n, producerEpoch: 2 }, transactionTimeoutMs: 60_000 });
+  p.newHomePeriod('target', { producerId: 900n, producerEpoch: 0 }, false);
+  await store.save(p);
+  const stale = `${p.transactionalId}/source/7/2/t/0`;
+  assert.equal(await store.sequenceBases.propose(stale, 3), 3);
+  const key = `${p.periodKey}/t/0`;
+  assert.equal(await store.sequenceBases.propose(key, 17), 17);
+  assert.equal(await store.sequenceBases.propose(key, 40), 17, 'the first base of a key holds');
+  const again = new FileTransactionStore(file);
+  const [loaded] = again.load();
+  assert.equal(loaded.aligned, false);
+  assert.equal(again.sequenceBases.get(key), 17, 'the base survives the restart');
+  assert.equal(again.sequenceBases.get(stale), undefined, 'a base of an older period is compacted away');
+  // The router uses it: the first batch after the restart is rebased as before (21 - 17 = 4), not restarted at 0.
+  const router = new TransactionRouter({
+    upstream: new FakeUpstream(),
+    producerIds: new ProducerIdMap({ defaultCluster: 'source', allocate: async () => ({ producerId: 1n, producerEpoch: 0 }) }),
+    clusterOf: () => 'target',
+    clusterOrder: () => ['source', 'target'],
+    store: again,
+    metrics: null,
+    log: pino({ level: 'silent' }),
+  });
+  const restored = router.get('a/pp')!;
+  assert.equal(TransactionalProducer.rebase(21, router.sequenceBase(restored, 't', 0, 21)!), 4);
+  assert.equal(router.sequenceBase(restored, 't', 1, 5), null, 'a new partition waits until its base is durable');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(router.sequenceBase(restored, 't', 1, 9), 5);
+});
+
+test('flip guard, openTransactionsAtBound abort-transactions: at the bound the open transaction is asked to abort; the flip goes on once it ended', async () => {
+  const { router } = setup();
+  await router.init('long', 60_000, null, 4);
+  const p = router.get('long')!;
+  p.added('a', 0, performance.now());
+  const concern = transactionProduceConcern(router);
+  const guard = new TransactionFlipGuard(router, { drainMs: 60, pollMs: 5, atBound: 'abort-transactions' });
+  let settled = false;
+  const hold = guard.beforeHold(moveOf(['a'], 'source', 'target')).finally(() => (settled = true));
+  await new Promise((r) => setTimeout(r, 90));
+  assert.equal(settled, false, 'past the bound the flip still waits');
+  assert.match(p.abortRequested ?? '', /needs the transaction of "long" to end/);
+  const refused = concern.refuse!(write('a', 0, { producerId: p.clientProducerId, producerEpoch: p.clientEpoch, baseSequence: 3 }));
+  assert.equal(refused?.errorCode, ErrorCode.TRANSACTION_ABORTABLE, 'its next batch gets the abortable error');
+  p.ended(); // the client aborted (EndTxn)
+  router.changed();
+  const g = await hold;
+  assert.equal(p.abortRequested, null);
+  g!.release(true);
+  assert.deepEqual([guard.history.at(-1)?.outcome, guard.history.at(-1)?.waitedFor], ['ok', ['long']]);
+  // Still open after twice the bound: the flip aborts as without the option.
+  p.added('a', 0, performance.now());
+  await assert.rejects(guard.beforeHold(moveOf(['a'], 'source', 'target')), /then as long again after they were asked to abort/);
 });

@@ -6,6 +6,7 @@
 //       "<txnId>|<i>|<j>" (key "k<j>") and aborts when (i + 1) % abortEvery == 0 (0: never).
 //   ONE <label> <commit|abort> <topic>:<key>:<value> ...   one transaction
 //   OPEN <label> <topic>:<key>:<value> ...                  begins, sends, flushes, leaves the transaction open
+//   MORE <label> <topic>:<key>:<value> ...                  sends more in the open transaction (SENT <label>)
 //   END <label> <commit|abort>                              ends the open transaction
 //   SLEEP <ms>
 //   STOP                                                    ends a running LOOP after its current transaction
@@ -85,6 +86,7 @@ public class KmpTxnProducer {
         case "LOOP" -> loop(Integer.parseInt(w[1]), w[2].split(","), Integer.parseInt(w[3]), Integer.parseInt(w[4]), Long.parseLong(w[5]), args[1]);
         case "ONE" -> one(w[1], w[2].equals("commit"), java.util.Arrays.copyOfRange(w, 3, w.length));
         case "OPEN" -> open(w[1], java.util.Arrays.copyOfRange(w, 2, w.length));
+        case "MORE" -> more(w[1], java.util.Arrays.copyOfRange(w, 2, w.length));
         case "END" -> end(w[1], w[2].equals("commit"));
         case "CTP" -> ctp(w[1], w[2], w[3], Integer.parseInt(w[4]));
         default -> System.out.println("UNKNOWN " + line);
@@ -144,6 +146,15 @@ public class KmpTxnProducer {
       producer.beginTransaction();
       sendAll(specs);
       System.out.println("OPENED " + label);
+    } catch (Exception e) {
+      failed(label, e);
+    }
+  }
+
+  static void more(String label, String[] specs) {
+    try {
+      sendAll(specs);
+      System.out.println("SENT " + label);
     } catch (Exception e) {
       failed(label, e);
     }
