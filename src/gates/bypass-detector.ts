@@ -19,6 +19,12 @@ export interface WatchedTopic {
   readonly topic: string;
   readonly oldCluster: Cluster;
   readonly partitions: readonly number[];
+  /**
+   * Per partition (same order), the table version of the move that took it off `oldCluster`. A partition that
+   * moved back and off again between two checks keeps its old cluster but not its baseline: kmp itself wrote
+   * there in between, so the watch starts over when this changes.
+   */
+  readonly movedAt?: readonly number[];
 }
 
 export interface BypassWrite {
@@ -87,6 +93,7 @@ interface PartitionWatch {
   readonly topic: string;
   readonly partition: number;
   readonly cluster: Cluster;
+  readonly movedAt: number | undefined;
   logEnd: bigint | null;
   producers: Map<bigint, ProducerStateView> | null;
 }
@@ -241,12 +248,13 @@ export class BypassDetector {
   #sync(watched: readonly WatchedTopic[]): void {
     const keep = new Set<string>();
     for (const t of watched) {
-      for (const partition of t.partitions) {
+      for (const [i, partition] of t.partitions.entries()) {
         const key = watchKey(t.topic, partition);
         keep.add(key);
         const w = this.#watches.get(key);
-        if (w !== undefined && w.cluster === t.oldCluster) continue;
-        this.#watches.set(key, { topic: t.topic, partition, cluster: t.oldCluster, logEnd: null, producers: null });
+        const movedAt = t.movedAt?.[i];
+        if (w !== undefined && w.cluster === t.oldCluster && w.movedAt === movedAt) continue;
+        this.#watches.set(key, { topic: t.topic, partition, cluster: t.oldCluster, movedAt, logEnd: null, producers: null });
       }
     }
     for (const key of this.#watches.keys()) if (!keep.has(key)) this.#watches.delete(key);

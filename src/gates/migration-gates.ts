@@ -117,13 +117,14 @@ export function createMigrationGates(deps: MigrationGatesDeps): MigrationGates {
   const watched = (): readonly WatchedTopic[] => {
     if (cp === null) return [];
     if (cp.version === watchedCache.version) return watchedCache.list;
-    const newest = new Map<string, { topic: string; partition: number; from: Cluster; to: Cluster }>();
+    const newest = new Map<string, { topic: string; partition: number; from: Cluster; to: Cluster; version: number }>();
     for (const e of cp.ledger()) newest.set(`${e.topic}\u0000${e.partition}`, e);
-    const byTopic = new Map<string, WatchedTopic & { partitions: number[] }>();
+    const byTopic = new Map<string, WatchedTopic & { partitions: number[]; movedAt: number[] }>();
     for (const e of newest.values()) {
       if (e.from === e.to || cp.resolve(e.topic).cluster !== e.to) continue;
-      const t = byTopic.get(e.topic) ?? { topic: e.topic, oldCluster: e.from, partitions: [] };
+      const t = byTopic.get(e.topic) ?? { topic: e.topic, oldCluster: e.from, partitions: [], movedAt: [] };
       t.partitions.push(e.partition);
+      t.movedAt.push(e.version);
       byTopic.set(e.topic, t);
     }
     watchedCache = { version: cp.version, list: [...byTopic.values()] };

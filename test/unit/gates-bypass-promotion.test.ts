@@ -49,7 +49,7 @@ class FakeCluster {
   }
 }
 
-function setup(now: () => number = Date.now) {
+function setup(now: () => number = Date.now, movedAt: () => number[] | undefined = () => undefined) {
   const source = new FakeCluster();
   const recorder = new UpstreamPidRecorder();
   const attribution = new ProducerAttribution(recorder);
@@ -57,7 +57,7 @@ function setup(now: () => number = Date.now) {
   const alarms: FleetAlarm[] = [];
   const detector = new BypassDetector({
     clusters: { source: source.probe(), target: source.probe() },
-    watched: () => [{ topic: 'orders', oldCluster: 'source', partitions: [0, 1] }],
+    watched: () => [{ topic: 'orders', oldCluster: 'source', partitions: [0, 1], movedAt: movedAt() }],
     attribution,
     intervalMs: 1000,
     windowMs: 10_000,
@@ -103,6 +103,21 @@ test('bypass: a fleet member on a stale route raises the fleet alarm, not a bypa
   await detector.check();
   assert.equal(bypasses.length, 0);
   assert.deepEqual(alarms.map((a) => [a.member, a.producerId, a.partition]), [['kmp-b', '77', 0]]);
+});
+
+test('bypass: a partition that moved back and off again between two checks starts a new baseline (kmp wrote there in between)', async () => {
+  let version = 5;
+  const { source, detector, bypasses } = setup(Date.now, () => [version, version]);
+  await detector.check(); // baseline at the move of version 5
+  // Rolled back (version 6: kmp writes to the source with a producer id the recorder never saw, e.g. a
+  // transactional one) and flipped again (version 7) before the next check.
+  source.write('orders', 0, 4, 123n);
+  version = 7;
+  await detector.check();
+  assert.equal(bypasses.length, 0, 'writes of the period between the two moves are not bypass');
+  source.write('orders', 0, 2, 123n);
+  await detector.check();
+  assert.equal(bypasses.length, 1, 'after the new baseline the same id writing again is bypass');
 });
 
 test('bypass: DescribeProducers is asked only for partitions that grew', async () => {
