@@ -10,7 +10,7 @@ export interface FleetView {
   clusterId: string;
   fenced: boolean;
   live: string[];
-  members: { member: string; live: boolean; appliedVersion: number; nodeId: number }[];
+  members: { member: string; live: boolean; appliedVersion: number; nodeId: number; leaseAgeMs: number; inflight: number; partitionsLed: number; fenced: boolean }[];
 }
 
 export interface FleetMemberOptions {
