@@ -39,20 +39,15 @@ async function allLive(members: readonly RunningProxy[]): Promise<boolean> {
 }
 
 before(async () => {
-  const t0 = Date.now();
   await ensureKafkaPair();
   await Promise.all([createTopics('source', topics, PARTITIONS), createTopics('target', topics, PARTITIONS)]);
   fleet = [];
   for (let i = 0; i < 3; i++) fleet.push(await startMember(i));
   await waitFor(() => allLive(fleet), 20_000, 'three live members');
-  console.log(`TIMING before ${Date.now() - t0}`);
 });
 
 after(async () => {
-  const t0 = Date.now();
-  setTimeout(() => console.log(`TIMING active ${JSON.stringify(process.getActiveResourcesInfo())}`), 5_000).unref();
-  setTimeout(() => console.log(`TIMING active20 ${JSON.stringify(process.getActiveResourcesInfo())}`), 20_000).unref();
-  console.log(`TIMING stops ${JSON.stringify(await Promise.all(fleet.map(async (p) => { const s = Date.now(); const code = await p.stop(); return [code, Date.now() - s]; })))} ${Date.now() - t0}`);
+  await Promise.all(fleet.map((p) => p.stop()));
 });
 
 test('a fourth instance joins and takes only its share; a rolling restart of all four under load loses and duplicates nothing', async () => {

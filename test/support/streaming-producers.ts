@@ -161,7 +161,10 @@ class KafkajsStreamingProducer extends BaseProducer {
   async close(timeoutMs = 30_000): Promise<void> {
     this.#closing = true;
     this.#wake?.();
-    await Promise.race([this.#loop, sleep(timeoutMs)]);
+    // A cleared timer, not sleep(): a pending sleep would keep the test process alive for timeoutMs after the end.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#loop, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
     await this.settle(0);
     await this.#producer.disconnect();
   }
