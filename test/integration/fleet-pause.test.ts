@@ -12,7 +12,7 @@
 // clusters directly, in every partition each producer's records on the old cluster all precede (in its send
 // order) its records on the new one, each cluster keeps the producer's order, every acknowledged record is on
 // one cluster exactly once, and the producers saw no error; the resumed instance rejoins at the fleet's version.
-// The pause (~3-4 s) is shorter than the clients' request timeouts (30 s), so answers to writes the instance had
+// The pause (~4-5 s) is shorter than the clients' request timeouts (30 s), so answers to writes the instance had
 // already forwarded reach the clients after SIGCONT. A pause longer than a client's request timeout, with a
 // write forwarded but not answered, is the open cross-cluster case in docs/fleet.md "Known limits".
 import { test, before, after } from 'node:test';
