@@ -41,7 +41,7 @@ before(async () => {
   await Promise.all([createTopics('source', allTopics, PARTITIONS), createTopics('target', allTopics, PARTITIONS)]);
   fleet = [];
   const routes = { default: 'source', batches: { 'wave-1': { topics: wave1 }, 'wave-2': { topics: wave2 } } };
-  for (let i = 0; i < 3; i++) fleet.push(await startFleetMember({ nodeId: i, topics: allTopics, prefix, leaseMs: 2_000, routes }));
+  for (let i = 0; i < 3; i++) fleet.push(await startFleetMember({ nodeId: i, topics: allTopics, prefix, leaseMs: 3_000, routes }));
   await waitFor(async () => (await Promise.all(fleet.map(fleetView))).every((v) => !v.fenced && v.live.length === 3), 20_000, 'three live members');
 });
 
