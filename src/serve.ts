@@ -185,6 +185,8 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
 
   // A fleet's brokers are its live members, read on every access (a spread would copy a getter's value once).
   if (fleet !== null) Object.defineProperty(px, 'nodes', { get: () => fleet.nodes() });
+  // The sequence guard's state holds only while this instance led a partition throughout (sequence-guard.ts clear).
+  fleet?.onLeadershipChange(() => px.sequences.clear());
 
   // Upstream clusters: keep trying in the background; /readyz says when both answered Metadata.
   let stopping = false;

@@ -66,6 +66,7 @@ export class Fleet {
   #ownersOf: readonly string[] = [];
   readonly #owners = new Map<string, string | null>();
   #nodes: ProxyNode[] = [];
+  readonly #leadershipListeners = new Set<() => void>();
 
   constructor(options: FleetOptions) {
     this.#o = options;
@@ -87,6 +88,9 @@ export class Fleet {
       report: options.report,
       catchUp: async () => {
         await Promise.all([this.store.routesTailer.caughtUp(), this.transport.tailer.caughtUp()]);
+      },
+      onChange: () => {
+        for (const listener of this.#leadershipListeners) listener();
       },
       logger: options.logger,
     });
@@ -127,6 +131,15 @@ export class Fleet {
       this.#nodesKey = key;
     }
     return this.#nodes;
+  }
+
+  /**
+   * Calls `listener` whenever partition leadership may have changed: the live set changed, or this instance
+   * forwards again after it was fenced. Per-partition state built while leading (the sequence guard) is stale
+   * then: another instance may have led the partition meanwhile.
+   */
+  onLeadershipChange(listener: () => void): void {
+    this.#leadershipListeners.add(listener);
   }
 
   /** The node id leading (topic, partition): rendezvous over the live members. */

@@ -41,7 +41,10 @@ export interface MembershipOptions extends LeaseOptions {
   readonly catchUp: () => Promise<void>;
   readonly logger: Logger;
   readonly now?: () => number;
-  /** Called when the live set changes (leadership caches). */
+  /**
+   * Called when leadership may have changed: the live set changed, or this member forwards again after it was
+   * fenced (meanwhile the others may have counted it gone and led its partitions, whatever its live set shows).
+   */
   readonly onChange?: () => void;
 }
 
@@ -162,6 +165,7 @@ export class Membership {
         await this.#o.catchUp();
         await this.#tailer.readTo(offset);
         this.#mustCatchUp = false;
+        this.#o.onChange?.();
         this.#o.logger.info({ member: this.self }, 'fleet: lease held and logs read to their ends; forwarding');
       }
       this.#own.renewed(sentAt);

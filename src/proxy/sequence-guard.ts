@@ -69,6 +69,16 @@ export class SequenceGuard {
     if (p !== undefined && isBeyond(baseSequence, p.next)) p.next = baseSequence;
   }
 
+  /**
+   * Forgets every producer: their next batches pass freely, as after a restart. A fleet calls this when
+   * partition leadership may have changed (src/fleet/fleet.ts onLeadershipChange): while another instance led a
+   * partition, the client's sequences went on through it, and a `next` kept here from before would turn away
+   * every batch of that producer once the partition is led here again.
+   */
+  clear(): void {
+    this.#progress.clear();
+  }
+
   /** The sequence the next batch must start at, if known (for tests and diagnostics). */
   next(key: string): number | undefined {
     return this.#progress.get(key)?.next;

@@ -10,7 +10,7 @@ export interface FleetView {
   clusterId: string;
   fenced: boolean;
   live: string[];
-  members: { member: string; live: boolean; appliedVersion: number; nodeId: number }[];
+  members: { member: string; live: boolean; appliedVersion: number; nodeId: number; leaseAgeMs: number; inflight: number; connections: number; partitionsLed: number; fenced: boolean }[];
 }
 
 export interface FleetMemberOptions {
@@ -25,12 +25,19 @@ export interface FleetMemberOptions {
   extra?: Record<string, unknown>;
   routes?: Record<string, unknown>;
   env?: Record<string, string>;
+  /** Reuse an instance's ports and state dir (a restart: clients keep its address). */
+  port?: number;
+  adminPort?: number;
+  stateDir?: string;
 }
 
 export function startFleetMember(o: FleetMemberOptions): Promise<RunningProxy> {
   return startProxy({
     routes: o.routes ?? { default: 'source', batches: { 'wave-1': { topics: [...o.topics] } } },
     env: { KMP_PROXY__NODE_ID: String(o.nodeId), ...(o.env ?? {}) },
+    ...(o.port === undefined ? {} : { port: o.port }),
+    ...(o.adminPort === undefined ? {} : { adminPort: o.adminPort }),
+    ...(o.stateDir === undefined ? {} : { stateDir: o.stateDir }),
     extra: {
       fleet: { control: o.control ?? 'source', topicPrefix: o.prefix, replicationFactor: 1, leaseMs: o.leaseMs, heartbeatMs: 300, skewMarginMs: 300 },
       flip: { timeoutMs: o.flipTimeoutMs ?? 8_000 },

@@ -34,6 +34,8 @@ export interface StreamingProducer {
   readonly written: number;
   /** Acknowledged records by value. */
   readonly acked: ReadonlyMap<string, Ack>;
+  /** When each record was acknowledged (Date.now()), by value: failover figures. */
+  readonly ackedAt: ReadonlyMap<string, number>;
   /** One line per failed record or client-level error. */
   readonly errors: readonly string[];
   /** Records written whose outcome is not known yet. */
@@ -45,6 +47,7 @@ export interface StreamingProducer {
 abstract class BaseProducer implements StreamingProducer {
   readonly client: string;
   readonly acked = new Map<string, Ack>();
+  readonly ackedAt = new Map<string, number>();
   readonly errors: string[] = [];
   written = 0;
   failed = 0;
@@ -63,6 +66,7 @@ abstract class BaseProducer implements StreamingProducer {
       return;
     }
     this.acked.set(record.value, { topic: record.topic, key: record.key, partition, offset });
+    this.ackedAt.set(record.value, Date.now());
   }
 
   protected fail(record: StreamRecord | null, message: string): void {
@@ -131,11 +135,23 @@ class KafkajsStreamingProducer extends BaseProducer {
         list.push(r);
       }
       try {
-        await this.#producer.sendBatch({
+        const metadata = await this.#producer.sendBatch({
           acks: -1,
           topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list.map((r) => ({ key: r.key, value: r.value })) })),
         });
-        for (const r of batch) this.ack(r, null, null);
+        // kafkajs answers per (topic, partition), not per record: a topic whose records all went to one partition
+        // (always so with maxPerRequest 1) gets that partition and consecutive offsets; otherwise it stays unknown.
+        const single = new Map<string, { partition: number; baseOffset: bigint } | null>();
+        for (const m of metadata) {
+          single.set(m.topicName, single.has(m.topicName) || m.baseOffset === undefined ? null : { partition: m.partition, baseOffset: BigInt(m.baseOffset) });
+        }
+        const index = new Map<string, number>();
+        for (const r of batch) {
+          const where = single.get(r.topic) ?? null;
+          const i = index.get(r.topic) ?? 0;
+          index.set(r.topic, i + 1);
+          this.ack(r, where?.partition ?? null, where === null ? null : where.baseOffset + BigInt(i));
+        }
       } catch (err) {
         for (const r of batch) this.fail(r, String(err));
       }
@@ -145,7 +161,10 @@ class KafkajsStreamingProducer extends BaseProducer {
   async close(timeoutMs = 30_000): Promise<void> {
     this.#closing = true;
     this.#wake?.();
-    await Promise.race([this.#loop, sleep(timeoutMs)]);
+    // A cleared timer, not sleep(): a pending sleep would keep the test process alive for timeoutMs after the end.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#loop, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
     await this.settle(0);
     await this.#producer.disconnect();
   }
