@@ -20,7 +20,7 @@ export interface ControlPlaneHookParts {
   readonly gates: Gates;
   readonly migration: MigrationGates;
   readonly consumers: Consumers;
-  readonly writeBack: Pick<WriteBack, 'promoteRefusals'>;
+  readonly writeBack: Pick<WriteBack, 'promoteRefusals' | 'lagNote'>;
   /**
    * Late-bound: transaction support and the warm-up need the producer-id map, which is built after the control
    * plane (it reads the ledger). Until they exist, a move has no transaction checks and nothing to warm.
@@ -56,6 +56,8 @@ export function createControlPlaneHooks(parts: ControlPlaneHookParts): ControlPl
     warmUp: async (request) => {
       const warmUp = parts.warmUp();
       if (warmUp === null) throw new Error('this instance is still starting: its producer-id map is not built yet');
+      // A rollback that cannot warm the source (down, hung) names the copy it leaves behind (nothing is lost).
+      if (request.to === 'source') request.explain?.(() => writeBack.lagNote(request.topics.map((t) => t.topic)));
       return warmUp(request);
     },
     knownTopics: () => knownTopics(clusters),

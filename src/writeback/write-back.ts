@@ -148,6 +148,13 @@ export class WriteBack {
     return null;
   }
 
+  /** The lag of the open copies of `topics` as one phrase (for a move's failure message), or null when none lags. */
+  lagNote(topics: readonly string[]): string | null {
+    const names = new Set(topics);
+    const behind = [...this.#copiers.values()].filter((c) => c.open && names.has(c.topic) && c.lagRecords > 0);
+    return behind.length === 0 ? null : `write-back lag: ${describe(behind)}; nothing is lost: the records stay on the target and the copy continues`;
+  }
+
   /** Why promoting `topics` must wait (write-back lag > 0), as pre-flight refusals. */
   async promoteRefusals(topics: readonly string[]): Promise<string[]> {
     const names = new Set(topics);
