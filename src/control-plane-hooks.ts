@@ -14,6 +14,7 @@ import type { Consumers } from './consumers/setup.ts';
 import type { WriteBack } from './writeback/write-back.ts';
 import type { TransactionSupport } from './transactions/setup.ts';
 import { createPreflight } from './preflight.ts';
+import { preflightWithDeadline } from './preflight-deadline.ts';
 
 export interface ControlPlaneHookParts {
   readonly clusters: Record<Cluster, ClusterClient>;
@@ -27,6 +28,8 @@ export interface ControlPlaneHookParts {
    */
   readonly transactions: () => TransactionSupport | null;
   readonly warmUp: () => WarmUp | null;
+  /** Bound of the pre-flight (flip.timeoutMs): a hung cluster refuses the move instead of stalling it. */
+  readonly preflightTimeoutMs?: number;
 }
 
 const NOTHING_TO_SAY: PreflightResult = { refusals: [], warnings: [] };
@@ -45,7 +48,11 @@ export function createControlPlaneHooks(parts: ControlPlaneHookParts): ControlPl
         warnings: [...gates.warnings, ...groups.warnings],
       };
     },
-    preflight: gates.preflight(createPreflight(clusters)),
+    preflight: gates.preflight(
+      parts.preflightTimeoutMs === undefined
+        ? createPreflight(clusters)
+        : preflightWithDeadline(createPreflight(clusters), parts.preflightTimeoutMs, (topics, to) => (to === 'source' ? writeBack.lagNote(topics) : null)),
+    ),
     movePreflight: async (topics, from, to) => parts.transactions()?.guard.preflight(topics, from, to) ?? { refusals: [], warnings: [] },
     beforeHold: async (move) => {
       const transactions = parts.transactions();

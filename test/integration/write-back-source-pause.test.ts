@@ -85,12 +85,12 @@ test('rollback with a paused source aborts within flip.timeoutMs and loses nothi
   const tookMs = performance.now() - started;
   const text = JSON.stringify(aborted.json);
   assert.notEqual(aborted.status, 200, `a rollback with the source paused must not succeed: ${text}`);
-  // A hung source fails the warm-up (the rollback then holds nothing) or, if the hang begins later, the copy's
+  // A hung source fails the pre-flight or the warm-up (the rollback then holds nothing) or, if the hang begins later, the copy's
   // drain; either way the answer names the write-back lag.
   assert.match(text, /write-back lag: |write-back to the source did not catch up/, text);
   assert.match(text, new RegExp(`${topic}\\[\\d\\] \\d+ records`), `the abort names the lag per partition: ${text}`);
   // The barrier's budget is flip.timeoutMs for the whole move; allow scheduling slack on a loaded machine.
-  assert.ok(tookMs < FLIP_TIMEOUT_MS + 3_000, `rollback took ${tookMs.toFixed(0)} ms; flip.timeoutMs is ${FLIP_TIMEOUT_MS}`);
+  assert.ok(tookMs < FLIP_TIMEOUT_MS + 3_000, `rollback took ${tookMs.toFixed(0)} ms; flip.timeoutMs is ${FLIP_TIMEOUT_MS}: ${text}`);
   assert.equal(await routeOf(kmp, topic), 'target', 'the route stays on the target');
   const lagWhilePaused = lagRecordsOf(await metricsText(kmp), topic);
   assert.ok(lagWhilePaused !== null && lagWhilePaused > 0, `write-back lag while the source is paused: ${lagWhilePaused}`);
