@@ -1,8 +1,8 @@
-// The pre-flight's deadline (src/preflight-deadline.ts): a hung cluster refuses the move at the deadline, naming
+// The pre-flight's deadline (src/hook-deadlines.ts): a hung cluster refuses the move at the deadline, naming
 // what the caller explains (the write-back lag on a rollback); an answer in time passes through unchanged.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { preflightWithDeadline } from '../../src/preflight-deadline.ts';
+import { answerWithin, preflightWithDeadline } from '../../src/hook-deadlines.ts';
 import type { PreflightResult } from '../../routing/operations.ts';
 
 describe('pre-flight deadline', () => {
@@ -38,5 +38,15 @@ describe('pre-flight deadline', () => {
 
   it('refuses a nonsense timeout', () => {
     assert.throws(() => preflightWithDeadline(async () => ({ refusals: [], warnings: [] }), 0), /must be > 0/);
+  });
+});
+
+describe('answerWithin', () => {
+  it('the answer when it comes in time, the fallback when it is late or fails', async () => {
+    assert.deepEqual(await answerWithin(Promise.resolve(['a']), 50, []), ['a']);
+    const started = performance.now();
+    assert.deepEqual(await answerWithin(new Promise<string[]>(() => undefined), 30, ['fallback']), ['fallback']);
+    assert.ok(performance.now() - started >= 25);
+    assert.equal(await answerWithin(Promise.reject(new Error('down')), 1_000, null), null);
   });
 });

@@ -1,4 +1,7 @@
-// A pre-flight bounded in time. The pre-flight reads both clusters' metadata and configs; a hung broker (a paused
+// Deadlines for the control plane's hooks that ask the clusters before a move holds anything. A move must fail
+// at flip.timeoutMs, not at the upstream request timeout (30 s), when a cluster hangs.
+//
+// The pre-flight, bounded in time. It reads both clusters' metadata and configs; a hung broker (a paused
 // JVM, a half-open connection) answers nothing until the upstream request timeout, so a rollback with the source
 // down would wait for that instead of failing at flip.timeoutMs (issue #13: "aborts at flip.timeoutMs with the
 // lag in the message; the route stays on the target"). Past the deadline the move is refused, naming what the
@@ -30,4 +33,19 @@ export function preflightWithDeadline(preflight: Preflight, timeoutMs: number, e
       clearTimeout(timer);
     }
   };
+}
+
+/**
+ * `answer`, or `fallback` when it has not settled within `ms` (or failed): for lookups whose contract already is
+ * "a cluster that does not answer contributes nothing" (the known topics, a topic's partitions).
+ */
+export async function answerWithin<T>(answer: Promise<T>, ms: number, fallback: T): Promise<T> {
+  answer.catch(() => undefined);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)));
+  try {
+    return await Promise.race([answer.catch(() => fallback), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
