@@ -165,6 +165,9 @@ export class PartitionCopier {
     this.#running = true;
     void this.#run().finally(() => {
       this.#running = false;
+      // A batch acknowledged between the loop's last look and this callback found #running still set, so its
+      // kick() did nothing: without this it would wait for the next acknowledgement (forever, if none comes).
+      if (this.lagRecords > 0) this.kick();
     });
   }
 
