@@ -38,6 +38,8 @@ export interface WriteBackOptions {
   /** How long a missing target offset may stay missing before it is read back from the target. Default 200 ms. */
   readonly gapWaitMs?: number;
   readonly retryMs?: number;
+  /** Copies in flight per partition (1..5; 5 is the idempotent producer's limit). Default 5. */
+  readonly maxInFlight?: number;
   /** ackAfterWriteBack: answer REQUEST_TIMED_OUT (the client retries; the target de-duplicates) after this. Default 30 000 ms. */
   readonly ackTimeoutMs?: number;
 }
@@ -84,7 +86,11 @@ export class WriteBack {
       retryMs: options.retryMs ?? 250,
       fetchMaxBytes: 4 * 1024 * 1024,
       produceTimeoutMs: 30_000,
+      maxInFlight: options.maxInFlight ?? 5,
     };
+    if (!(Number.isInteger(this.#deps.maxInFlight) && this.#deps.maxInFlight >= 1 && this.#deps.maxInFlight <= 5)) {
+      throw new RangeError(`write-back maxInFlight must be an integer from 1 to 5 (the idempotent producer's limit), got ${this.#deps.maxInFlight}`);
+    }
     this.concern = new WriteBackConcern({
       resolve: options.resolve,
       waveOf: options.waveOf,
