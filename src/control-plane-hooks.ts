@@ -38,7 +38,8 @@ export function createControlPlaneHooks(parts: ControlPlaneHookParts): ControlPl
   const { clusters, gates, migration, consumers, writeBack } = parts;
   // A hung cluster (a paused broker answers nothing until the request timeout) must not stall a move's lookups:
   // past this, it contributes nothing, as a cluster that does not answer already does.
-  const lookupMs = Math.min(2_000, Math.max(100, (parts.preflightTimeoutMs ?? 8_000) / 4));
+  // Half the move's budget: a slow but healthy cluster still answers a metadata request well within it.
+  const lookupMs = Math.min(5_000, Math.max(250, (parts.preflightTimeoutMs ?? 10_000) / 2));
   return {
     // Promote waits for the write-back to catch up and for the wave's consumer groups to leave the source.
     // One promotion gate: the migration gates' named checks (bypass, open transactions) for a batch, the write-back's

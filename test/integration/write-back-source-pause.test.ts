@@ -89,10 +89,10 @@ test('rollback with a paused source aborts within flip.timeoutMs and loses nothi
   // drain; either way the answer names the write-back lag.
   assert.match(text, /write-back lag: |write-back to the source did not catch up/, text);
   assert.match(text, new RegExp(`${topic}\\[\\d\\] \\d+ records`), `the abort names the lag per partition: ${text}`);
-  // Before the hold kmp looks up the topics (a hung cluster gives up after flip.timeoutMs / 4) and runs the
+  // Before the hold kmp looks up the topics (a hung cluster gives up after flip.timeoutMs / 2) and runs the
   // pre-flight and the warm-up, each bounded by flip.timeoutMs; the first to give up refuses the move. Allow
   // scheduling slack on a loaded machine, but far below the 30 s upstream request timeout.
-  assert.ok(tookMs < FLIP_TIMEOUT_MS * 1.25 + 3_000, `rollback took ${tookMs.toFixed(0)} ms; flip.timeoutMs is ${FLIP_TIMEOUT_MS}: ${text}`);
+  assert.ok(tookMs < FLIP_TIMEOUT_MS * 1.5 + 3_000, `rollback took ${tookMs.toFixed(0)} ms; flip.timeoutMs is ${FLIP_TIMEOUT_MS}: ${text}`);
   assert.equal(await routeOf(kmp, topic), 'target', 'the route stays on the target');
   const lagWhilePaused = lagRecordsOf(await metricsText(kmp), topic);
   assert.ok(lagWhilePaused !== null && lagWhilePaused > 0, `write-back lag while the source is paused: ${lagWhilePaused}`);
