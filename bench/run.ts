@@ -8,6 +8,7 @@ import { flipUnderLoadScenario } from './scenarios/flip-under-load.ts';
 import { connectionsScenario } from './scenarios/connections.ts';
 import { holdHistoryScenario } from './scenarios/hold-history.ts';
 import { fleetScenario } from './scenarios/fleet.ts';
+import { writebackScenario } from './scenarios/writeback.ts';
 
 // kafkajs 2.2.4 schedules a timer with a negative delay on every connection (harmless, but Node 24 warns each
 // time); keep every other warning visible.
@@ -16,7 +17,7 @@ process.on('warning', (warning) => {
   if (warning.name !== 'TimeoutNegativeWarning') process.stderr.write(`${warning.name}: ${warning.message}\n`);
 });
 
-const SCENARIOS: readonly Scenario[] = [throughputScenario, latencyScenario, flipUnderLoadScenario, connectionsScenario, holdHistoryScenario, fleetScenario];
+const SCENARIOS: readonly Scenario[] = [throughputScenario, latencyScenario, flipUnderLoadScenario, connectionsScenario, holdHistoryScenario, fleetScenario, writebackScenario];
 
 function usage(): string {
   const lines = ['usage: npm run bench -- <scenario> [options]', '', 'scenarios:'];

@@ -260,16 +260,19 @@ export class MoveParticipant {
     const onCancel = (): void => stop.abort(new WarmUpError(`${message.label}: cancelled while warming ${message.to}`));
     cancel.addEventListener('abort', onCancel, { once: true });
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const explanations: (() => string | null)[] = [];
     const bound = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const error = new WarmUpError(`${message.label}: warming ${message.to} did not finish within ${boundMs} ms; nothing was held and the route stays on ${message.from}`);
+        const why = explanations.map((f) => f()).filter((w) => w !== null);
+        const detail = why.length > 0 ? ` (${why.join('; ')})` : '';
+        const error = new WarmUpError(`${message.label}: warming ${message.to} did not finish within ${boundMs} ms${detail}; nothing was held and the route stays on ${message.from}`);
         stop.abort(error);
         reject(error);
       }, boundMs);
       stop.signal.addEventListener('abort', () => reject(stop.signal.reason), { once: true });
     });
     try {
-      return await Promise.race([this.#warmUp({ label: message.label, from: message.from, to: message.to, topics, signal: stop.signal }), bound]);
+      return await Promise.race([this.#warmUp({ label: message.label, from: message.from, to: message.to, topics, signal: stop.signal, explain: (f) => explanations.push(f) }), bound]);
     } catch (error) {
       if (error instanceof WarmUpError) throw error;
       throw new WarmUpError(

@@ -21,6 +21,11 @@ export interface WarmUpRequest {
   readonly topics: readonly { readonly topic: string; readonly generation: number }[];
   /** Aborted when the warm-up's bound passed or the move was cancelled. */
   readonly signal: AbortSignal;
+  /**
+   * Registers something that may explain a warm-up running out of time (write-back: the copy's lag on a move to
+   * the source); a warm-up that times out appends every non-null answer to its message, so the operator sees why.
+   */
+  readonly explain?: (why: () => string | null) => void;
 }
 
 /** What the warm-up made ready (for the move's answer). */

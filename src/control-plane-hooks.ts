@@ -14,25 +14,32 @@ import type { Consumers } from './consumers/setup.ts';
 import type { WriteBack } from './writeback/write-back.ts';
 import type { TransactionSupport } from './transactions/setup.ts';
 import { createPreflight } from './preflight.ts';
+import { answerWithin, preflightWithDeadline } from './hook-deadlines.ts';
 
 export interface ControlPlaneHookParts {
   readonly clusters: Record<Cluster, ClusterClient>;
   readonly gates: Gates;
   readonly migration: MigrationGates;
   readonly consumers: Consumers;
-  readonly writeBack: Pick<WriteBack, 'promoteRefusals'>;
+  readonly writeBack: Pick<WriteBack, 'promoteRefusals' | 'lagNote'>;
   /**
    * Late-bound: transaction support and the warm-up need the producer-id map, which is built after the control
    * plane (it reads the ledger). Until they exist, a move has no transaction checks and nothing to warm.
    */
   readonly transactions: () => TransactionSupport | null;
   readonly warmUp: () => WarmUp | null;
+  /** Bound of the pre-flight (flip.timeoutMs): a hung cluster refuses the move instead of stalling it. */
+  readonly preflightTimeoutMs?: number;
 }
 
 const NOTHING_TO_SAY: PreflightResult = { refusals: [], warnings: [] };
 
 export function createControlPlaneHooks(parts: ControlPlaneHookParts): ControlPlaneHooks {
   const { clusters, gates, migration, consumers, writeBack } = parts;
+  // A hung cluster (a paused broker answers nothing until the request timeout) must not stall a move's lookups:
+  // past this, it contributes nothing, as a cluster that does not answer already does.
+  // Half the move's budget: a slow but healthy cluster still answers a metadata request well within it.
+  const lookupMs = Math.min(5_000, Math.max(250, (parts.preflightTimeoutMs ?? 10_000) / 2));
   return {
     // Promote waits for the write-back to catch up and for the wave's consumer groups to leave the source.
     // One promotion gate: the migration gates' named checks (bypass, open transactions) for a batch, the write-back's
@@ -45,37 +52,42 @@ export function createControlPlaneHooks(parts: ControlPlaneHookParts): ControlPl
         warnings: [...gates.warnings, ...groups.warnings],
       };
     },
-    preflight: gates.preflight(createPreflight(clusters)),
+    preflight: gates.preflight(
+      parts.preflightTimeoutMs === undefined
+        ? createPreflight(clusters)
+        : preflightWithDeadline(createPreflight(clusters), parts.preflightTimeoutMs, (topics, to) => (to === 'source' ? writeBack.lagNote(topics) : null)),
+    ),
     movePreflight: async (topics, from, to) => parts.transactions()?.guard.preflight(topics, from, to) ?? { refusals: [], warnings: [] },
     beforeHold: async (move) => {
       const transactions = parts.transactions();
       return transactions === null ? null : await transactions.guard.beforeHold(move);
     },
-    partitionsOf: (topic) => partitionsOf(clusters, topic),
+    partitionsOf: (topic) => partitionsOf(clusters, topic, lookupMs),
     // A move that reaches this instance while it is still starting fails its warm-up: nothing is held.
     warmUp: async (request) => {
       const warmUp = parts.warmUp();
       if (warmUp === null) throw new Error('this instance is still starting: its producer-id map is not built yet');
+      // A rollback that cannot warm the source (down, hung) names the copy it leaves behind (nothing is lost).
+      if (request.to === 'source') request.explain?.(() => writeBack.lagNote(request.topics.map((t) => t.topic)));
       return warmUp(request);
     },
-    knownTopics: () => knownTopics(clusters),
+    knownTopics: () => knownTopics(clusters, lookupMs),
   };
 }
 
 /** The topic's partitions as the first cluster that knows it reports them; 'unknown' when neither does. */
-async function partitionsOf(clusters: Record<Cluster, ClusterClient>, topic: string): Promise<readonly number[] | 'unknown'> {
+async function partitionsOf(clusters: Record<Cluster, ClusterClient>, topic: string, lookupMs: number): Promise<readonly number[] | 'unknown'> {
   for (const c of ['source', 'target'] as const) {
-    const meta = await clusters[c].topic(topic).catch(() => null);
+    const meta = await answerWithin(clusters[c].topic(topic), lookupMs, null);
     if (meta && meta.errorCode === ErrorCode.NONE) return meta.partitions.map((p) => p.partition);
   }
   return 'unknown';
 }
 
 /** Every non-internal topic on either cluster (a cluster that does not answer contributes none). */
-async function knownTopics(clusters: Record<Cluster, ClusterClient>): Promise<string[]> {
+async function knownTopics(clusters: Record<Cluster, ClusterClient>, lookupMs: number): Promise<string[]> {
   const names = new Set<string>();
-  for (const c of ['source', 'target'] as const) {
-    for (const t of await clusters[c].allTopics().catch(() => [])) if (!t.isInternal) names.add(t.name);
-  }
+  const lists = await Promise.all((['source', 'target'] as const).map((c) => answerWithin(clusters[c].allTopics(), lookupMs, [])));
+  for (const list of lists) for (const t of list) if (!t.isInternal) names.add(t.name);
   return [...names];
 }

@@ -105,6 +105,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       clusters, gates, migration, consumers, writeBack,
       transactions: () => transactions,
       warmUp: () => warmUp,
+      preflightTimeoutMs: config.flip.timeoutMs,
     }),
   });
   for (const w of controlPlane.warnings) log.warn({ warning: w }, 'route state');

@@ -10,16 +10,20 @@
 //   batch CRC; control batches are skipped) once it has been missing for `gapWaitMs`.
 // - Exactly once: every copy is written under kmp's own idempotent producer id for this partition with
 //   sequence numbers kmp keeps continuous (the batch header's producerId, epoch and baseSequence are rewritten and
-//   the CRC patched). One copy is in flight per partition; a retry re-sends the same sequence, which the broker
-//   de-duplicates. After a restart or a sequence error, DescribeProducers on the source gives the last sequence
-//   that landed; copies that landed but were not persisted yet are found by scanning the source for kmp's
-//   producer id and paired with the target's batches in order (reconcile()).
-import { rewriteProducer, splitBatches, type BatchView } from '../../protocol/record-batch.ts';
+//   the CRC patched). Up to `maxInFlight` (≤ 5, the idempotent producer's rule: the broker remembers the last 5
+//   batches of a producer for de-duplication) copies of the fast path are in flight per partition, on one
+//   connection, in target order; the progress advances only as their answers arrive, in order. A failure
+//   abandons the pipeline: its copies go back to the queue and the copier reconciles before sending again.
+//   After a restart or such a failure, DescribeProducers on the source gives the last sequence that landed;
+//   copies that landed but were not confirmed or persisted are found by scanning the source for kmp's producer
+//   id and paired with the target's batches in order (reconcile()).
+import { BatchOffset, rewriteProducer, splitBatches } from '../../protocol/record-batch.ts';
 import { ErrorCode } from '../../protocol/kafka-errors.ts';
 import type { Logger } from 'pino';
 import type { SyncEntry, SyncMap, WriteBackProgress, WriteBackUpdate } from '../../routing/sync-map.ts';
 import type { ClusterClient } from '../upstream/cluster-client.ts';
 import { PartitionIoError, describeProducer, fetchFrom, logEndOffset, produceBatch } from './partition-io.ts';
+import { SEQUENCE_LIMIT, landedCopies } from './landed-copies.ts';
 
 /** One batch the target acknowledged, waiting to be copied. */
 export interface CopyUnit {
@@ -50,9 +54,16 @@ export interface CopierDeps {
   readonly retryMs: number;
   readonly fetchMaxBytes: number;
   readonly produceTimeoutMs: number;
+  /** Copies in flight per partition on the fast path (1..5). */
+  readonly maxInFlight: number;
 }
 
-const SEQUENCE_LIMIT = 2 ** 31;
+/** A copy sent to the source whose answer has not been taken yet. */
+interface InFlightCopy {
+  readonly unit: CopyUnit;
+  readonly answer: Promise<bigint>;
+}
+
 /** Errors that mean kmp's idea of its producer's sequence is not the broker's: reconcile before the next copy. */
 const SEQUENCE_ERRORS: ReadonlySet<number> = new Set([ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, ErrorCode.UNKNOWN_PRODUCER_ID, ErrorCode.INVALID_PRODUCER_EPOCH, ErrorCode.DUPLICATE_SEQUENCE_NUMBER]);
 
@@ -70,6 +81,9 @@ export class PartitionCopier {
   #pendingStart: bigint | null = null;
   #reconciled = false;
   readonly #queue: CopyUnit[] = [];
+  /** Sent, in target order, contiguous from the progress's nextTargetOffset. */
+  readonly #inFlight: InFlightCopy[] = [];
+  #deepest = 1;
   /** Highest target offset + 1 known to exist (acknowledged, or the log end read from the target). */
   #knownEnd = -1n;
   #running = false;
@@ -110,7 +124,7 @@ export class PartitionCopier {
   /** Seconds since the oldest record not copied yet was acknowledged by the target. */
   get lagSeconds(): number {
     if (this.lagRecords === 0) return 0;
-    const oldest = this.#queue[0]?.ackedAt ?? this.#lagSince;
+    const oldest = this.#inFlight[0]?.unit.ackedAt ?? this.#queue[0]?.ackedAt ?? this.#lagSince;
     return oldest > 0 ? (performance.now() - oldest) / 1000 : 0;
   }
 
@@ -165,6 +179,9 @@ export class PartitionCopier {
     this.#running = true;
     void this.#run().finally(() => {
       this.#running = false;
+      // A batch acknowledged between the loop's last look and this callback found #running still set, so its
+      // kick() did nothing: without this it would wait for the next acknowledgement (forever, if none comes).
+      if (this.lagRecords > 0) this.kick();
     });
   }
 
@@ -193,22 +210,23 @@ export class PartitionCopier {
     }
   }
 
-  /** One copy (or skip); false when there is nothing to do now. */
+  /** One copy confirmed (or a skip, or a gap read); false when there is nothing to do now. */
   async #step(): Promise<boolean> {
     const p = this.#progress as WriteBackProgress;
     const next = p.nextTargetOffset;
-    while (this.#queue.length > 0 && this.#queue[0].targetOffset < next) {
-      const done = this.#queue.shift() as CopyUnit;
-      done.copied?.(); // copied already (by the recovery path, or it is a de-duplicated retry)
+    if (this.#inFlight.length === 0) {
+      while (this.#queue.length > 0 && this.#queue[0].targetOffset < next) {
+        const done = this.#queue.shift() as CopyUnit;
+        done.copied?.(); // copied already (by the recovery path, or it is a de-duplicated retry)
+      }
     }
-    const head = this.#queue[0];
-    if (head !== undefined && head.targetOffset === next) {
+    this.#fillPipeline(p);
+    if (this.#inFlight.length > 0) {
       this.#gapSince = 0;
-      await this.#copy(head.batch, head.targetOffset, head.span, head.records);
-      this.#queue.shift();
-      head.copied?.();
+      await this.#confirmOldest();
       return true;
     }
+    const head = this.#queue[0];
     if (this.#knownEnd <= next) return false;
     // A gap: a target offset nobody handed over yet. Another connection's answer may still be on its way.
     const now = performance.now();
@@ -258,13 +276,73 @@ export class PartitionCopier {
     if (targetOffset > p.nextTargetOffset) this.#update({ ...p, nextTargetOffset: targetOffset }, []);
   }
 
+  /**
+   * Sends queued batches that continue the in-flight run (the first one continues nextTargetOffset), each with
+   * the sequence that follows the previous one, up to maxInFlight. Nothing is confirmed here.
+   */
+  #fillPipeline(p: WriteBackProgress): void {
+    let cursor = p.nextTargetOffset;
+    let sequence = p.nextSequence;
+    for (const f of this.#inFlight) {
+      cursor += BigInt(f.unit.span);
+      sequence = (sequence + f.unit.span) % SEQUENCE_LIMIT;
+    }
+    while (this.#inFlight.length < this.#d.maxInFlight && this.#queue[0]?.targetOffset === cursor) {
+      const unit = this.#queue.shift() as CopyUnit;
+      rewriteProducer(unit.batch, 0, { producerId: p.producerId, producerEpoch: p.producerEpoch, baseSequence: sequence });
+      // One lane, so one connection: the broker handles its requests in the order they were sent.
+      const answer = produceBatch(this.#d.source, this.ref, unit.batch, this.#lane, this.#d.produceTimeoutMs);
+      answer.catch(() => undefined); // taken in order by #confirmOldest; a later one may fail before it is awaited
+      this.#inFlight.push({ unit, answer });
+      cursor += BigInt(unit.span);
+      sequence = (sequence + unit.span) % SEQUENCE_LIMIT;
+    }
+    if (this.#inFlight.length > this.#deepest) {
+      this.#deepest = this.#inFlight.length;
+      this.#d.log.debug({ topic: this.topic, partition: this.partition, depth: this.#deepest }, 'write-back: copies pipelined');
+    }
+  }
+
+  /** Takes the oldest in-flight copy's answer: advances the progress, or abandons the whole pipeline. */
+  async #confirmOldest(): Promise<void> {
+    const first = this.#inFlight[0];
+    let sourceOffset: bigint;
+    try {
+      sourceOffset = await first.answer;
+    } catch (error) {
+      // The later copies carry sequences that follow this one: they fail too, or landed after it (if it landed
+      // although its answer was lost). Wait for all of them, put them back in order, and let reconcile() find
+      // what is on the source before anything is sent again.
+      const abandoned = this.#inFlight.splice(0);
+      await Promise.allSettled(abandoned.map((f) => f.answer));
+      this.#queue.unshift(...abandoned.map((f) => f.unit));
+      this.#reconciled = false;
+      throw error;
+    }
+    this.#inFlight.shift();
+    const p = this.#progress as WriteBackProgress;
+    const { unit } = first;
+    this.#advance(p, sourceOffset, unit.targetOffset, unit.span);
+    this.#d.onCopied(this.topic, unit.records, unit.batch.length);
+    unit.copied?.();
+  }
+
+  #advance(p: WriteBackProgress, sourceOffset: bigint, targetOffset: bigint, span: number): void {
+    const entry: SyncEntry = { sourceOffset, targetOffset, count: span };
+    this.#update({ ...p, nextSequence: (p.nextSequence + span) % SEQUENCE_LIMIT, nextTargetOffset: targetOffset + BigInt(span), nextSourceOffset: sourceOffset + BigInt(span) }, [entry]);
+  }
+
   /** Writes one batch to the source under kmp's producer; advances the progress and the sync map. */
   async #copy(batch: Buffer, targetOffset: bigint, span: number, records: number): Promise<void> {
     const p = this.#progress as WriteBackProgress;
+    // A batch read back from the target carries its target offset and leader epoch. Kafka refuses a client
+    // append whose baseOffset is not 0 (INVALID_RECORD, every retry alike: the copy would never get past it);
+    // both fields lie outside the CRC, so resetting them needs no CRC patch.
+    batch.writeBigInt64BE(0n, BatchOffset.baseOffset);
+    batch.writeInt32BE(-1, BatchOffset.partitionLeaderEpoch);
     rewriteProducer(batch, 0, { producerId: p.producerId, producerEpoch: p.producerEpoch, baseSequence: p.nextSequence });
     const sourceOffset = await produceBatch(this.#d.source, this.ref, batch, this.#lane, this.#d.produceTimeoutMs);
-    const entry: SyncEntry = { sourceOffset, targetOffset, count: span };
-    this.#update({ ...p, nextSequence: (p.nextSequence + span) % SEQUENCE_LIMIT, nextTargetOffset: targetOffset + BigInt(span), nextSourceOffset: sourceOffset + BigInt(span) }, [entry]);
+    this.#advance(p, sourceOffset, targetOffset, span);
     this.#d.onCopied(this.topic, records, batch.length);
   }
 
@@ -310,52 +388,16 @@ export class PartitionCopier {
     this.#raiseEnd(await logEndOffset(d.target, this.ref, this.#lane));
   }
 
-  /**
-   * Copies landed on the source after the last persisted progress (a crash between the source's answer and the
-   * group commit, or an answer lost on the wire): find them (kmp's producer id, sequences from nextSequence to
-   * `lastSequence`) and pair each with the next data batch of the target, in order.
-   */
+  /** Adopts the copies that landed on the source beyond kmp's progress (landed-copies.ts). */
   async #recoverLanded(p: WriteBackProgress, lastSequence: number): Promise<void> {
     const d = this.#d;
-    const landed: BatchView[] = [];
-    let at = p.nextSourceOffset < 0n ? 0n : p.nextSourceOffset;
-    let expected = p.nextSequence;
-    for (let guard = 0; guard < 10_000; guard++) {
-      const f = await fetchFrom(d.source, this.ref, at, d.fetchMaxBytes, this.#lane);
-      if (f.records === null || f.records.length === 0) break;
-      let done = false;
-      for (const b of splitBatches(f.records)) {
-        if (b.kind !== 'batch') continue;
-        at = b.baseOffset + BigInt(b.lastOffsetDelta + 1);
-        if (b.producerId !== p.producerId || b.baseSequence !== expected) continue;
-        landed.push(b);
-        expected = (expected + b.lastOffsetDelta + 1) % SEQUENCE_LIMIT;
-        if (b.baseSequence + b.lastOffsetDelta === lastSequence) done = true;
-      }
-      if (done || at >= f.highWatermark) break;
+    const updates = await landedCopies({ source: d.source, target: d.target, ref: this.ref, lane: this.#lane, fetchMaxBytes: d.fetchMaxBytes }, p, lastSequence);
+    // All or nothing: a scan that failed half-way is simply done again by the next reconcile().
+    for (const update of updates) {
+      d.syncMap.apply(update);
+      d.persist(update);
     }
-    let cursor = p;
-    let t = p.nextTargetOffset;
-    let pending = [...landed];
-    while (pending.length > 0) {
-      const f = await fetchFrom(d.target, this.ref, t, d.fetchMaxBytes, this.#lane);
-      if (f.records === null || f.records.length === 0) throw new PartitionIoError(`${this.topic}[${this.partition}]: ${pending.length} copies on the source have no batch left on the target to pair with`, ErrorCode.CORRUPT_MESSAGE);
-      for (const b of splitBatches(f.records)) {
-        if (b.kind !== 'batch' || pending.length === 0) continue;
-        const span = b.lastOffsetDelta + 1;
-        if (b.baseOffset + BigInt(span) <= t) continue;
-        t = b.baseOffset + BigInt(span);
-        if (b.isControl) continue;
-        const s = pending.shift() as BatchView;
-        if (s.lastOffsetDelta + 1 !== span) throw new PartitionIoError(`${this.topic}[${this.partition}]: source copy at ${s.baseOffset} does not match target batch at ${b.baseOffset}`, ErrorCode.CORRUPT_MESSAGE);
-        cursor = { ...cursor, nextSequence: (s.baseSequence + span) % SEQUENCE_LIMIT, nextTargetOffset: t, nextSourceOffset: s.baseOffset + BigInt(span) };
-        const update = { progress: cursor, entries: [{ sourceOffset: s.baseOffset, targetOffset: b.baseOffset, count: span }] };
-        d.syncMap.apply(update);
-        d.persist(update);
-      }
-    }
-    this.#progress = cursor;
-    d.log.info({ topic: this.topic, partition: this.partition, recovered: landed.length }, 'write-back: found copies that landed before the restart');
+    this.#progress = updates.at(-1)?.progress ?? p;
+    d.log.info({ topic: this.topic, partition: this.partition, recovered: updates.length, lastSequence }, 'write-back: found copies that landed before the restart');
   }
 }
-

@@ -38,6 +38,8 @@ export interface WriteBackOptions {
   /** How long a missing target offset may stay missing before it is read back from the target. Default 200 ms. */
   readonly gapWaitMs?: number;
   readonly retryMs?: number;
+  /** Copies in flight per partition (1..5; 5 is the idempotent producer's limit). Default 5. */
+  readonly maxInFlight?: number;
   /** ackAfterWriteBack: answer REQUEST_TIMED_OUT (the client retries; the target de-duplicates) after this. Default 30 000 ms. */
   readonly ackTimeoutMs?: number;
 }
@@ -84,7 +86,11 @@ export class WriteBack {
       retryMs: options.retryMs ?? 250,
       fetchMaxBytes: 4 * 1024 * 1024,
       produceTimeoutMs: 30_000,
+      maxInFlight: options.maxInFlight ?? 5,
     };
+    if (!(Number.isInteger(this.#deps.maxInFlight) && this.#deps.maxInFlight >= 1 && this.#deps.maxInFlight <= 5)) {
+      throw new RangeError(`write-back maxInFlight must be an integer from 1 to 5 (the idempotent producer's limit), got ${this.#deps.maxInFlight}`);
+    }
     this.concern = new WriteBackConcern({
       resolve: options.resolve,
       waveOf: options.waveOf,
@@ -146,6 +152,13 @@ export class WriteBack {
     for (const c of copiers) c.closeSegment();
     await this.flush();
     return null;
+  }
+
+  /** The lag of the open copies of `topics` as one phrase (for a move's failure message), or null when none lags. */
+  lagNote(topics: readonly string[]): string | null {
+    const names = new Set(topics);
+    const behind = [...this.#copiers.values()].filter((c) => c.open && names.has(c.topic) && c.lagRecords > 0);
+    return behind.length === 0 ? null : `write-back lag: ${describe(behind)}; nothing is lost: the records stay on the target and the copy continues`;
   }
 
   /** Why promoting `topics` must wait (write-back lag > 0), as pre-flight refusals. */

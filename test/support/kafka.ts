@@ -84,7 +84,12 @@ export interface ConsumedRecord {
  * reached (so it also proves the *absence* of records: it does not wait for an expected count).
  */
 export async function readTopic(cluster: ClusterName, topic: string, timeoutMs = 30_000): Promise<ConsumedRecord[]> {
-  const kafka = kafkaFor(bootstrapOf(cluster), 'kmp-test-reader');
+  return await readTopicAt(bootstrapOf(cluster), topic, timeoutMs, cluster);
+}
+
+/** readTopic for any broker (a scratch broker a test owns); `label` names it in errors. */
+export async function readTopicAt(bootstrap: string, topic: string, timeoutMs = 30_000, label = bootstrap): Promise<ConsumedRecord[]> {
+  const kafka = kafkaFor(bootstrap, 'kmp-test-reader');
   const admin = kafka.admin();
   await admin.connect();
   const ends = new Map<number, bigint>();
@@ -101,7 +106,7 @@ export async function readTopic(cluster: ClusterName, topic: string, timeoutMs =
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`readTopic(${cluster}, ${topic}) timed out; partitions left: ${[...pending]}`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`readTopic(${label}, ${topic}) timed out; partitions left: ${[...pending]}`)), timeoutMs);
       consumer.run({
         eachMessage: async ({ partition, message }) => {
           const offset = BigInt(message.offset);
