@@ -137,6 +137,16 @@ export class ControlCluster {
     return false;
   }
 
+  /** The committed routes as of `version` (a member seeding its generations replays from there). */
+  assignmentAt(version: number): RouteAssignment {
+    let a: RouteAssignment = emptyRouteState();
+    for (const h of this.history) {
+      if (h.version > version) break;
+      a = applyChanges(a, h.changes, h.version);
+    }
+    return a;
+  }
+
   /** The committed changes of `version` (members catching up read them from the log). */
   changesOf(version: number): readonly RouteChange[] {
     const entry = this.history[version - 1];

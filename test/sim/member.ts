@@ -32,9 +32,10 @@ import { MoveCoordinator, type CommitInput } from '../../routing/coordinator.ts'
 import { CutoverBarrier } from '../../routing/cutover-barrier.ts';
 import { RouteConflictError, StaleVersionError, StateStoreError, errorMessage } from '../../routing/errors.ts';
 import { LeaseTable, OwnLease } from '../../routing/fleet/leases.ts';
+import { NewRouteGuard, type NewRouteVerdict, type OldPartitionState } from '../../routing/fleet/new-route-guard.ts';
 import type { CoordinatorMessage, MoveTransport, ParticipantMessage } from '../../routing/move-protocol.ts';
 import { MoveParticipant } from '../../routing/participant.ts';
-import type { RouteChange } from '../../routing/route-state.ts';
+import { applyChanges, emptyRouteState, type RouteAssignment, type RouteChange } from '../../routing/route-state.ts';
 import type { CompiledRules } from '../../routing/rules.ts';
 import type { StateCommit, StateStore } from '../../routing/state-store.ts';
 import { SwitchTable } from '../../routing/switch-table.ts';
@@ -60,6 +61,10 @@ export interface FleetRules {
   /** The rules under test; a test turns one off to show the checker catches what it prevents. */
   readonly fenceOnLease: boolean;
   readonly checkFenceBeforeSend: boolean;
+  /** The new route's check against the old cluster's producer state (routing/fleet/new-route-guard.ts). */
+  readonly newRouteGuard: boolean;
+  /** Its window after a route change: at least the clients' delivery timeout. */
+  readonly newRouteWindowMs: number;
 }
 
 export interface World {
@@ -123,6 +128,7 @@ export class SimMember {
   readonly #answered = new Set<string>();
   readonly #moveOfCommit = new WeakMap<StateCommit, string>();
   #lastMoveId: string | null = null;
+  readonly newRoute: NewRouteGuard<Write>;
 
   constructor(world: World, name: string, incarnation: number, clockRate: number) {
     this.#w = world;
@@ -142,6 +148,16 @@ export class SimMember {
       now: () => this.local(),
       schedule: world.sched.timer(this.id),
       quarantineMs: 250,
+    });
+    // Generations as the runtime has them: the table version of each topic's last move (seeded from the ledger
+    // at start; after that from every version installed, moved here or read from the route log).
+    this.#seedGenerations(0);
+    this.newRoute = new NewRouteGuard<Write>({
+      windowMs: world.fleet.newRouteWindowMs,
+      loadTimeoutMs: world.fleet.requestTimeoutMs,
+      giveUpAfterMs: world.fleet.newRouteWindowMs,
+      now: () => this.local(),
+      load: (topic, partition, oldCluster) => this.#describeProducers(topic, partition, oldCluster),
     });
     this.participant = new MoveParticipant({
       member: this.id,
@@ -195,6 +211,12 @@ export class SimMember {
       reply('retriable');
       return;
     }
+    // The runtime's ProduceConcern.refuse: before admission, on the route as it is now.
+    const verdict = this.#newRouteVerdict(write, { cluster: this.table.resolve(write.topic).cluster, generation: this.barrier.generationOf(write.topic) });
+    if (verdict !== 'forward') {
+      reply(verdict === 'duplicate' ? 'ok' : 'retriable');
+      return;
+    }
     let admission: Admission | Promise<Admission>;
     try {
       admission = this.barrier.admit(write.topic, write.partition);
@@ -202,11 +224,18 @@ export class SimMember {
       this.#w.fail('threw', `${this.id} admit: ${errorMessage(error)}`);
       return;
     }
-    if (admission instanceof Promise) void admission.then((a) => this.#forward(write, a, reply));
-    else this.#forward(write, admission, reply);
+    if (admission instanceof Promise) void admission.then((a) => this.#forward(write, a, reply, true));
+    else this.#forward(write, admission, reply, false);
   }
 
-  #forward(write: Write, admission: Admission, reply: (outcome: ProduceOutcome) => void): void {
+  #newRouteVerdict(write: Write, route: { cluster: Cluster; generation: number }): NewRouteVerdict {
+    if (!this.#w.fleet.newRouteGuard) return 'forward';
+    const verdict = this.newRoute.check(write.topic, write.partition, route, write);
+    if (verdict !== 'forward') this.#w.stats[`newRoute-${verdict}`] = (this.#w.stats[`newRoute-${verdict}`] ?? 0) + 1;
+    return verdict;
+  }
+
+  #forward(write: Write, admission: Admission, reply: (outcome: ProduceOutcome) => void, waited: boolean): void {
     const w = this.#w;
     if (w.sched.isCrashed(this.id)) return;
     if (isRejection(admission)) {
@@ -216,6 +245,13 @@ export class SimMember {
     if (w.fleet.checkFenceBeforeSend && this.fenced()) {
       this.barrier.abandon(admission);
       w.stats.fencedRejections = (w.stats.fencedRejections ?? 0) + 1;
+      reply('retriable');
+      return;
+    }
+    // The runtime's refuseBeforeSend (src/fleet/new-route-concern.ts): a held write may have been released onto
+    // the new route. As there, anything but 'forward' is a retriable error: the client's resend is checked anew.
+    if (waited && this.#newRouteVerdict(write, { cluster: admission.cluster, generation: admission.generation }) !== 'forward') {
+      this.barrier.abandon(admission);
       reply('retriable');
       return;
     }
@@ -384,8 +420,43 @@ export class SimMember {
         this.#w.fail('threw', `${this.id} install ${v}: ${errorMessage(error)}`);
         return;
       }
+      this.#seedGenerations(v - 1);
       this.#w.stats.catchUpInstalls = (this.#w.stats.catchUpInstalls ?? 0) + 1;
     }
+  }
+
+  /**
+   * The runtime seeds generations from the ledger (routing/control-plane.ts: at start, and from every commit read
+   * from the route log): a topic's generation is the version of its last move, on every member alike.
+   */
+  #seedGenerations(fromVersion: number): void {
+    const history = this.#w.control.history;
+    const topics = [...this.#w.waves.values()].flat();
+    let assignment: RouteAssignment = fromVersion === 0 ? emptyRouteState() : this.#w.control.assignmentAt(fromVersion);
+    for (let v = fromVersion + 1; v <= this.table.version; v++) {
+      const before = this.table.preview(assignment);
+      const entry = history[v - 1];
+      if (entry === undefined) break;
+      assignment = applyChanges(assignment, entry.changes, v);
+      const after = this.table.preview(assignment);
+      for (const t of topics) if (before.resolve(t).cluster !== after.resolve(t).cluster) this.barrier.seedGeneration(t, v);
+    }
+  }
+
+  /** The simulated DescribeProducers: one round trip to the old cluster, which may fail or not answer. */
+  #describeProducers(topic: string, partition: number, oldCluster: Cluster): Promise<OldPartitionState<Write>> {
+    const w = this.#w;
+    return new Promise((resolve, reject) => {
+      w.sched.after(oldCluster, w.net.dataLatency(), () => {
+        if (w.rng.chance(w.fleet.clusterErrorRate)) {
+          w.sched.after(this.id, w.net.dataLatency(), () => reject(new Error('NOT_LEADER_OR_FOLLOWER')));
+          return;
+        }
+        const ids = w.data.appendedIds(oldCluster, topic, partition);
+        if (w.net.dataResponseLost()) return; // never answers: the guard's load timeout starts another
+        w.sched.after(this.id, w.net.dataLatency(), () => resolve({ has: (write) => ids.has(write.id) }));
+      });
+    });
   }
 
   #deliver(message: CoordinatorMessage): void {

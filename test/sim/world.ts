@@ -74,6 +74,8 @@ export const DEFAULT_FLEET: FleetRules = {
   redeliveryRate: 0.03,
   fenceOnLease: true,
   checkFenceBeforeSend: true,
+  newRouteGuard: true,
+  newRouteWindowMs: 15_000, // above the clients' delivery timeout (12 s): no retry of a write from before a move outlives it
 };
 
 const WAVES = new Map<string, readonly string[]>([
