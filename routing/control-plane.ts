@@ -320,6 +320,9 @@ export class ControlPlane {
         this.#coordinator.adopt(applyChanges(routes, event.commit.changes, event.commit.version));
         for (const entry of event.commit.audit) this.#auditLog.append(entry);
         this.#ledger.add(event.commit.ledger.map((e) => ({ ...e })));
+        // Generations follow the shared ledger on every member, also one that was not part of the move (gone,
+        // restarted): the producer-id mappings and the new-route check (fleet) are keyed by them.
+        for (const e of event.commit.ledger) this.barrier.seedGeneration(e.topic, e.version);
         this.#participant.install(event.commit.version, event.commit.changes);
         return;
       }

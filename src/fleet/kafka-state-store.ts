@@ -47,6 +47,8 @@ export class KafkaStateStore implements StateStore {
   readonly #mappings: LogTailer;
   readonly #listeners = new Set<StoreListener>();
   readonly #outcomes = new Map<string, Outcome>();
+  /** Mappings by (client pid, epoch, cluster): the upstream pids a client wrote under on a cluster (new-route-concern.ts). */
+  readonly #byClient = new Map<string, ProducerMapping[]>();
   #seq = 0;
   #started: Promise<void> | null = null;
 
@@ -69,6 +71,11 @@ export class KafkaStateStore implements StateStore {
   /** A mapping every member can see (first one written wins), or undefined. */
   mapping(key: string): ProducerMapping | undefined {
     return this.#model.mappings.get(key);
+  }
+
+  /** Every upstream producer the fleet mapped (client pid, epoch) to on `cluster`, any generation. */
+  mappingsOfClient(clientProducerId: bigint, clientEpoch: number, cluster: string): readonly ProducerMapping[] {
+    return this.#byClient.get(`${clientProducerId}/${clientEpoch}/${cluster}`) ?? [];
   }
 
   async load(): Promise<PersistedState | null> {
@@ -190,6 +197,8 @@ export class KafkaStateStore implements StateStore {
     // The first mapping of a key wins on every member (two instances may allocate for one key at a handover).
     if (this.#model.mappings.has(producerMappingKey(mapping))) return;
     this.#model.addMapping(mapping);
+    const byClient = `${mapping.clientProducerId}/${mapping.clientEpoch}/${mapping.cluster}`;
+    this.#byClient.set(byClient, [...(this.#byClient.get(byClient) ?? []), mapping]);
     this.#emit(decoded.writer, { type: 'producer-mapping', mapping });
   }
 }
