@@ -177,6 +177,14 @@ export class ControlPlane {
     return this.table.version;
   }
 
+  /**
+   * A move's prepare for `topic` arrived and does not hold yet, or failed here with its decision still to come: a
+   * fleet's data path refuses the topic (retriable) meanwhile (participant.ts blocks()).
+   */
+  blocksProduce(topic: string): boolean {
+    return this.#participant.blocks(topic);
+  }
+
   resolve(topic: string): Resolution {
     checkTopicName(topic);
     return this.table.resolve(topic);

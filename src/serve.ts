@@ -174,7 +174,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     // Leadership first: a partition this instance does not lead is refused before anything else sees it; then
     // the transaction scope (a transactional batch outside its open transaction or home cluster is refused).
     produceConcerns: [
-      ...(fleet === null ? [] : [leadershipConcern(fleet.membership)]),
+      ...(fleet === null ? [] : [leadershipConcern(fleet.membership, (topic) => controlPlane.blocksProduce(topic))]),
       // A fleet: a batch on a partition's new route that the old cluster already has is answered, not re-sent.
       ...(fleet === null
         ? []

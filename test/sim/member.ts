@@ -165,7 +165,9 @@ export class SimMember {
       barrier: this.barrier,
       send: (message) => {
         if (message.type !== 'prepared' && message.moveId !== null) {
-          this.#holding.delete(message.moveId);
+          // A failed prepare whose decision is still to come keeps blocking its topics (participant.blocks): it
+          // stays an orphan candidate until the decision arrives or the member resolves it.
+          if (!(message.type === 'prepare-failed' && this.participant.undecided().includes(message.moveId))) this.#holding.delete(message.moveId);
           this.#answered.add(message.moveId);
         }
         this.#outReplies.push({ seq: this.#seq++, item: message });
@@ -211,6 +213,12 @@ export class SimMember {
       reply('retriable');
       return;
     }
+    // A prepare read but not holding yet, or failed here with its decision still to come (participant.blocks).
+    if (this.participant.blocks(write.topic)) {
+      this.#w.stats.blockedByPrepare = (this.#w.stats.blockedByPrepare ?? 0) + 1;
+      reply('retriable');
+      return;
+    }
     // The runtime's ProduceConcern.refuse: before admission, on the route as it is now.
     const verdict = this.#newRouteVerdict(write, { cluster: this.table.resolve(write.topic).cluster, generation: this.barrier.generationOf(write.topic) });
     if (verdict !== 'forward') {
@@ -245,6 +253,14 @@ export class SimMember {
     if (w.fleet.checkFenceBeforeSend && this.fenced()) {
       this.barrier.abandon(admission);
       w.stats.fencedRejections = (w.stats.fencedRejections ?? 0) + 1;
+      reply('retriable');
+      return;
+    }
+    // And right before sending (the runtime's refuseBeforeSend): a write held by a move that aborted is released
+    // onto the old route, but a prepare read meanwhile (in the same poll) may already cover its topic.
+    if (this.participant.blocks(write.topic)) {
+      this.barrier.abandon(admission);
+      w.stats.blockedByPrepare = (w.stats.blockedByPrepare ?? 0) + 1;
       reply('retriable');
       return;
     }
