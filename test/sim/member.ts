@@ -33,6 +33,8 @@ import { CutoverBarrier } from '../../routing/cutover-barrier.ts';
 import { RouteConflictError, StaleVersionError, StateStoreError, errorMessage } from '../../routing/errors.ts';
 import { LeaseTable, OwnLease } from '../../routing/fleet/leases.ts';
 import { NewRouteGuard, type NewRouteVerdict, type OldPartitionState } from '../../routing/fleet/new-route-guard.ts';
+import type { MoveDecision } from '../../routing/fleet/move-decisions.ts';
+import { OrphanResolver } from '../../routing/fleet/orphan-resolver.ts';
 import type { CoordinatorMessage, MoveTransport, ParticipantMessage } from '../../routing/move-protocol.ts';
 import { MoveParticipant } from '../../routing/participant.ts';
 import { applyChanges, emptyRouteState, type RouteAssignment, type RouteChange } from '../../routing/route-state.ts';
@@ -121,11 +123,8 @@ export class SimMember {
   #renewedVersion = 0;
   #coordinatorHandler: (message: ParticipantMessage) => void = () => undefined;
   #lastMembers: readonly string[] = [];
-  /** Moves this member holds for (prepare delivered, no final answer sent yet) → local time of the prepare. */
-  readonly #holding = new Map<string, number>();
-  readonly #resolving = new Set<string>();
-  /** Moves this member's participant gave its final answer for (a redelivered prepare of one starts no hold). */
-  readonly #answered = new Set<string>();
+  /** Resolves moves whose coordinator died mid-move (the runtime's, routing/fleet/orphan-resolver.ts). */
+  readonly orphans: OrphanResolver;
   readonly #moveOfCommit = new WeakMap<StateCommit, string>();
   #lastMoveId: string | null = null;
   readonly newRoute: NewRouteGuard<Write>;
@@ -159,17 +158,23 @@ export class SimMember {
       now: () => this.local(),
       load: (topic, partition, oldCluster) => this.#describeProducers(topic, partition, oldCluster),
     });
+    this.orphans = new OrphanResolver({
+      self: this.id,
+      now: () => this.local(),
+      isLive: (member) => this.#leases.isLive(member, this.local()),
+      leaseMs: world.fleet.leaseMs,
+      skewMarginMs: world.fleet.skewMarginMs,
+      abortMove: (moveId) => this.#abortMove(moveId),
+      deliver: (message) => {
+        world.stats[message.type === 'commit' ? 'orphansCommitted' : 'orphansAborted'] = (world.stats[message.type === 'commit' ? 'orphansCommitted' : 'orphansAborted'] ?? 0) + 1;
+        this.#deliver(message);
+      },
+    });
     this.participant = new MoveParticipant({
       member: this.id,
       table: this.table,
       barrier: this.barrier,
       send: (message) => {
-        if (message.type !== 'prepared' && message.moveId !== null) {
-          // A failed prepare whose decision is still to come keeps blocking its topics (participant.blocks): it
-          // stays an orphan candidate until the decision arrives or the member resolves it.
-          if (!(message.type === 'prepare-failed' && this.participant.undecided().includes(message.moveId))) this.#holding.delete(message.moveId);
-          this.#answered.add(message.moveId);
-        }
         this.#outReplies.push({ seq: this.#seq++, item: message });
       },
       onFirstOffset: () => undefined,
@@ -372,6 +377,8 @@ export class SimMember {
       const index = r.movesFrom + i;
       if (index < this.#moveCursor) return;
       this.#moveCursor = index + 1;
+      const moveId = m.message.moveId;
+      if (moveId !== null) this.orphans.seen(moveId.slice(0, moveId.indexOf(':')), m.message);
       if (m.to === null || m.to === this.id) this.#deliver(m.message);
     });
     r.replies.forEach((m, i) => {
@@ -391,38 +398,17 @@ export class SimMember {
     this.#own.renewed(sentAt);
     this.#renewedVersion = Math.max(this.#renewedVersion, r.storeVersion);
     this.#checkExpectations();
-    this.#resolveOrphans(r.storeVersion);
+    this.orphans.tick();
     void w;
   }
 
-  #resolveOrphans(storeVersion: number): void {
+  /** StateStore.abortMove over the simulated network: the route log's decision, or a rejection if no answer. */
+  #abortMove(moveId: string): Promise<MoveDecision> {
     const w = this.#w;
-    const now = this.local();
-    for (const [moveId, since] of this.#holding) {
-      const coordinator = moveId.slice(0, moveId.indexOf(':'));
-      if (coordinator === this.id || this.#resolving.has(moveId)) continue;
-      // Gone coordinator: after a lease. Live one: only past the flip timeout, when it no longer waits for anyone
-      // (it may have aborted without telling this incarnation, which it never asked).
-      const patience = w.fleet.leaseMs + w.fleet.skewMarginMs + (this.#leases.isLive(coordinator, now) ? w.fleet.flipTimeoutMs : 0);
-      if (now - since < patience) continue;
-      const committed = w.control.history.find((h) => h.moveId === moveId);
-      if (committed !== undefined) {
-        w.stats.orphansCommitted = (w.stats.orphansCommitted ?? 0) + 1;
-        this.#deliver({ type: 'commit', moveId, version: committed.version, changes: committed.changes });
-        this.#holding.delete(moveId);
-        continue;
-      }
-      this.#resolving.add(moveId);
-      const fence: StateCommit = { version: storeVersion + 1, changes: [], audit: [], ledger: [] };
-      this.#store().commit(storeVersion, fence).then(
-        () => {
-          w.stats.orphansFenced = (w.stats.orphansFenced ?? 0) + 1;
-          this.#deliver({ type: 'abort', moveId, reason: `its coordinator ${coordinator} is gone` });
-          this.#holding.delete(moveId);
-        },
-        () => undefined, // stale or not landed: look again at the next poll
-      ).finally(() => this.#resolving.delete(moveId));
-    }
+    return new Promise((resolve, reject) => {
+      w.net.toControl(this.name, this.id, () => w.control.abortMove(moveId), resolve);
+      w.sched.after(this.id, w.fleet.storeTimeoutMs, () => reject(new Error('no answer from the control cluster')));
+    });
   }
 
   /** Installs committed versions up to `version` from the route log. */
@@ -476,9 +462,6 @@ export class SimMember {
   }
 
   #deliver(message: CoordinatorMessage): void {
-    if (message.type === 'prepare' && !this.#answered.has(message.moveId) && !this.#holding.has(message.moveId)) {
-      this.#holding.set(message.moveId, this.local());
-    }
     if (message.type === 'commit' && message.version > this.table.version + 1) this.#catchUp(message.version - 1, true);
     try {
       this.participant.handle(message);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DEFAULT_ACTIVE_MS, DEFAULT_SETTLE_MS, simulate, type SimOptions, type SimReport } from '../sim/world.ts';
+import { DEFAULT_ACTIVE_MS, DEFAULT_FLEET, DEFAULT_SETTLE_MS, simulate, type SimOptions, type SimReport } from '../sim/world.ts';
 
 const RUNS = Number(process.env.SIM_RUNS ?? 200);
 const FC_SEED = Number(process.env.SIM_FC_SEED ?? 20_260_512);
@@ -117,6 +117,27 @@ describe('fleet simulation (deterministic, seeded)', () => {
       if (report.violations.some((v) => v.kind === 'duplicated')) found = seed + 1;
     }
     assert.ok(found > 0, 'expected a duplicated write without the guard');
+  });
+
+  it('a coordinator killed between prepare and decision: the others release within a lease (plus a poll), long before flipTimeoutMs', async () => {
+    // m0 flips wave-a and is killed once both others hold. Before the orphan resolver (routing/fleet/orphan-
+    // resolver.ts) the Kafka runtime held those partitions until an instance restarted.
+    const lease = DEFAULT_FLEET.leaseMs + DEFAULT_FLEET.skewMarginMs;
+    const released: number[] = [];
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const report = await simulate({ seed, members: 3, activeMs: 12_000, settleMs: 6_000, faultEveryMs: 0, lossRate: 0, coordinatorCrashAtMs: 1_000 });
+      assert.deepEqual(report.violations, [], `seed ${seed}`);
+      assert.equal(report.stats.coordinatorCrashHolders, 2, 'both survivors held for the move when its coordinator died');
+      const ms = report.stats.coordinatorCrashReleaseMs;
+      assert.ok(ms !== undefined, `seed ${seed}: the survivors released`);
+      released.push(ms);
+    }
+    console.log(`coordinator killed mid-move: survivors released after ${released.join(', ')} ms (lease + skew ${lease} ms, flipTimeoutMs ${DEFAULT_FLEET.flipTimeoutMs} ms)`);
+    for (const ms of released) {
+      assert.ok(ms >= lease - DEFAULT_FLEET.skewMarginMs, `not before the coordinator can count as gone (${ms} ms)`);
+      assert.ok(ms <= lease + 3 * DEFAULT_FLEET.pollMs, `within a lease and a few polls (${ms} ms)`);
+      assert.ok(ms < DEFAULT_FLEET.flipTimeoutMs);
+    }
   });
 
   it('the checker catches a fleet without lease fencing (writes on the old route after a move committed without a member)', async () => {
