@@ -18,11 +18,14 @@
 //   A flip is refused at once while this member is fenced (as the admin API of a fenced instance does).
 // - A (re)started member starts with a new incarnation id, fenced, reading the move log from its oldest
 //   undecided prepare.
-// - An orphaned move (this member holds for it, its coordinator is gone, or still silent past the flip timeout) is
-//   resolved by the member itself, safely:
-//   if the route log has the move's commit, install it; otherwise commit an empty version with compare-and-set
-//   (any later commit of the move is then stale) and abort locally. Without this, a coordinator that dies
-//   between prepare and decision leaves every member holding forever (two-phase commit's blocking case).
+// - An orphaned move (its prepare read, no decision, its coordinator gone, or silent past its own bound) is resolved
+//   by the runtime's OrphanResolver (routing/fleet/orphan-resolver.ts): an abort record in the route log unless the
+//   move's commit landed first (routing/fleet/move-decisions.ts), then that decision delivered locally. Without
+//   it, a coordinator that dies between prepare and decision leaves every member holding forever.
+// - The Produce path has the runtime's two newer rules: a topic whose move's prepare was read but is not held yet
+//   (or failed here, decision to come) is refused (participant.blocks); and for a while after a route change a
+//   batch on the new route is checked against the old cluster's appended writes (routing/fleet/new-route-guard.ts,
+//   the simulated DescribeProducers), so a retry of a write a gone member appended is answered, not re-appended.
 
 import { ErrorCode } from '../../protocol/kafka-errors.ts';
 import type { Admission, CompletionOutcome } from '../../routing/barrier-contract.ts';

@@ -1,6 +1,7 @@
 // One simulated schedule, from a seed: a fleet of members (member.ts), the control cluster, the two data
 // clusters, clients writing through the fleet, an operator flipping waves through random members, and a fault
-// injector (pauses, partitions from the control cluster, crashes with restart, message loss and redelivery).
+// injector (pauses, partitions from the control cluster, crashes with restart, the coordinating member killed
+// mid-move, message loss and redelivery).
 // Every random choice comes from one Rng seeded with `seed`, so a schedule replays exactly.
 //
 // Invariants, checked as they can first be broken (every forward, every append, after every step) and at the end:
