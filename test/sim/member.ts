@@ -131,6 +131,8 @@ export class SimMember {
   readonly #moveOfCommit = new WeakMap<StateCommit, string>();
   #lastMoveId: string | null = null;
   readonly newRoute: NewRouteGuard<Write>;
+  /** Generations are seeded up to this version (whichever way a version was installed: move, log, commit message). */
+  #seededVersion = 0;
 
   constructor(world: World, name: string, incarnation: number, clockRate: number) {
     this.#w = world;
@@ -153,7 +155,7 @@ export class SimMember {
     });
     // Generations as the runtime has them: the table version of each topic's last move (seeded from the ledger
     // at start; after that from every version installed, moved here or read from the route log).
-    this.#seedGenerations(0);
+    this.#seedGenerations();
     this.newRoute = new NewRouteGuard<Write>({
       windowMs: world.fleet.newRouteWindowMs,
       loadTimeoutMs: world.fleet.requestTimeoutMs,
@@ -216,6 +218,7 @@ export class SimMember {
 
   /** A client's Produce for one partition arrives (runs as this member). */
   produce(write: Write, reply: (outcome: ProduceOutcome) => void): void {
+    this.#seedGenerations(); // the runtime seeds on every commit it reads (routing/control-plane.ts): before any use
     if (this.fenced()) {
       this.#w.stats.fencedRejections = (this.#w.stats.fencedRejections ?? 0) + 1;
       reply('retriable');
@@ -425,7 +428,7 @@ export class SimMember {
         this.#w.fail('threw', `${this.id} install ${v}: ${errorMessage(error)}`);
         return;
       }
-      this.#seedGenerations(v - 1);
+
       this.#w.stats.catchUpInstalls = (this.#w.stats.catchUpInstalls ?? 0) + 1;
     }
   }
@@ -434,7 +437,10 @@ export class SimMember {
    * The runtime seeds generations from the ledger (routing/control-plane.ts: at start, and from every commit read
    * from the route log): a topic's generation is the version of its last move, on every member alike.
    */
-  #seedGenerations(fromVersion: number): void {
+  #seedGenerations(): void {
+    const fromVersion = this.#seededVersion;
+    if (fromVersion >= this.table.version) return;
+    this.#seededVersion = this.table.version;
     const history = this.#w.control.history;
     const topics = [...this.#w.waves.values()].flat();
     let assignment: RouteAssignment = fromVersion === 0 ? emptyRouteState() : this.#w.control.assignmentAt(fromVersion);
