@@ -88,15 +88,8 @@ export class NewRouteGuard<W> {
    */
   check(topic: string, partition: number, route: RouteEpoch, write: W): NewRouteVerdict {
     if (route.generation === 0) return 'forward'; // never moved: there is no old cluster to ask
-    const key = `${partition}:${topic}`;
     const now = this.#o.now();
-    let c = this.#checks.get(key);
-    if (c === undefined || c.generation !== route.generation || c.cluster !== route.cluster) {
-      c = { cluster: route.cluster, generation: route.generation, since: now, state: null, loading: null, loadStartedAt: 0, open: false };
-      this.#checks.delete(key);
-      this.#checks.set(key, c);
-      if (this.#checks.size > this.#max) this.#checks.delete(this.#checks.keys().next().value as string);
-    }
+    const c = this.#entry(topic, partition, route, now);
     if (c.open) return 'forward';
     if (now - c.since >= this.#o.windowMs) {
       c.open = true;
@@ -116,6 +109,29 @@ export class NewRouteGuard<W> {
     if (c.loading === null || now - c.loadStartedAt >= this.#o.loadTimeoutMs) this.#load(topic, partition, c, now);
     this.stats.waits += 1;
     return 'wait';
+  }
+
+  /**
+   * Starts loading a partition's old state before its first batch (the runtime loads every partition of a topic
+   * once one of them needs it, so a partition whose leader instance changes later finds its state ready).
+   */
+  prefetch(topic: string, partition: number, route: RouteEpoch): void {
+    if (route.generation === 0) return;
+    const now = this.#o.now();
+    const c = this.#entry(topic, partition, route, now);
+    if (!c.open && c.state === null && c.loading === null && now - c.since < this.#o.windowMs) this.#load(topic, partition, c, now);
+  }
+
+  #entry(topic: string, partition: number, route: RouteEpoch, now: number): PartitionCheck<W> {
+    const key = `${partition}:${topic}`;
+    let c = this.#checks.get(key);
+    if (c === undefined || c.generation !== route.generation || c.cluster !== route.cluster) {
+      c = { cluster: route.cluster, generation: route.generation, since: now, state: null, loading: null, loadStartedAt: 0, open: false };
+      this.#checks.delete(key);
+      this.#checks.set(key, c);
+      if (this.#checks.size > this.#max) this.#checks.delete(this.#checks.keys().next().value as string);
+    }
+    return c;
   }
 
   /** Partitions whose window is still running (diagnostics). */

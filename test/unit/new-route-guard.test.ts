@@ -96,4 +96,17 @@ describe('NewRouteGuard', () => {
     assert.equal(guard.check('t', 0, { cluster: 'source', generation: 5 }, 1), 'wait');
     assert.deepEqual(loads.calls.map((c) => c.old), ['source', 'target']);
   });
+
+  it('prefetch loads a partition before its first batch, so that batch is not turned away', async () => {
+    const { guard, loads } = guardWith();
+    const route = { cluster: 'target' as const, generation: 6 };
+    guard.prefetch('t', 2, route);
+    guard.prefetch('t', 2, route);
+    assert.equal(loads.calls.length, 1, 'one load, however often prefetched');
+    loads.pending[0]!.resolve(oldHas(9));
+    await settle();
+    assert.equal(guard.check('t', 2, route, 9), 'duplicate');
+    assert.equal(guard.check('t', 2, route, 10), 'forward');
+    assert.equal(guard.stats.waits, 0);
+  });
 });
