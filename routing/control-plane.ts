@@ -177,6 +177,14 @@ export class ControlPlane {
     return this.table.version;
   }
 
+  /**
+   * A move's prepare for `topic` arrived and does not hold yet, or failed here with its decision still to come: a
+   * fleet's data path refuses the topic (retriable) meanwhile (participant.ts blocks()).
+   */
+  blocksProduce(topic: string): boolean {
+    return this.#participant.blocks(topic);
+  }
+
   resolve(topic: string): Resolution {
     checkTopicName(topic);
     return this.table.resolve(topic);
@@ -320,7 +328,20 @@ export class ControlPlane {
         this.#coordinator.adopt(applyChanges(routes, event.commit.changes, event.commit.version));
         for (const entry of event.commit.audit) this.#auditLog.append(entry);
         this.#ledger.add(event.commit.ledger.map((e) => ({ ...e })));
+        // Generations follow the shared history on every member, also one that was not part of the move (gone,
+        // restarted): the producer-id mappings and the new-route check (fleet) are keyed by them. A topic's
+        // generation is the version of the commit that last moved it: the ledger's topics, and every topic this
+        // member has seen or the change names whose cluster the version changes.
+        const before = this.table.snapshot;
+        for (const e of event.commit.ledger) this.barrier.seedGeneration(e.topic, e.version);
         this.#participant.install(event.commit.version, event.commit.changes);
+        const after = this.table.snapshot;
+        if (after.version === event.commit.version && before.version === event.commit.version - 1) {
+          const named = event.commit.changes.flatMap((c) => (c.kind === 'topic' ? [c.name] : this.rules.batch(c.name)?.topics ?? []));
+          for (const topic of new Set([...this.barrier.knownTopics(), ...named])) {
+            if (before.resolve(topic).cluster !== after.resolve(topic).cluster) this.barrier.seedGeneration(topic, event.commit.version);
+          }
+        }
         return;
       }
       case 'audit':

@@ -168,7 +168,9 @@ export class MoveCoordinator {
 
     let commit: StateCommit;
     try {
-      commit = await this.#commit(acks, build);
+      // The commit names its move: a fleet's route log skips it if a member aborted the move first (its
+      // coordinator counted gone, routing/fleet/move-decisions.ts), so a move is never half-applied.
+      commit = await this.#commit(acks, (input) => ({ ...build(input), moveId }));
     } catch (error) {
       await this.#abort(moveId, acks, errorMessage(error));
       throw error;

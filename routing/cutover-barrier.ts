@@ -370,7 +370,8 @@ export class CutoverBarrier implements PartitionRouter {
       ts.hold = null;
       const moved = this.#routeOf(ts.name) !== ts.routeAtHold;
       ts.routeAtHold = null;
-      if (moved) ts.generation = version !== null && version > ts.generation ? version : ts.generation + 1;
+      // `>=`: the route log may have seeded this very version already (a member reads it before the commit message).
+      if (moved) ts.generation = version !== null && version >= ts.generation ? version : ts.generation + 1;
       for (const ps of ts.partitions.values()) {
         if (ps.failedInMove || ps.overflowed || (ps.inDoubtInMove && move.inDoubtPolicy === 'reject')) {
           rejectOnRelease.add(ps);

@@ -83,7 +83,9 @@ const recordSchema = z.discriminatedUnion('t', [
     changes: z.array(changeSchema),
     audit: z.array(auditSchema),
     ledger: z.array(ledgerSchema),
+    moveId: z.string().optional(),
   }),
+  z.object({ t: z.literal('move-aborted'), moveId: z.string(), by: z.string() }),
   z.object({ t: z.literal('audit'), entry: auditSchema }),
   z.object({ t: z.literal('ledger'), entry: ledgerSchema }),
   z.object({
@@ -106,7 +108,9 @@ export type JournalRecord =
   | { readonly t: 'ledger'; readonly entry: LedgerEntry }
   | { readonly t: 'first-offsets'; readonly updates: readonly FirstOffsetUpdate[] }
   | { readonly t: 'producer-mapping'; readonly mapping: ProducerMapping }
-  | { readonly t: 'write-back'; readonly updates: readonly WriteBackUpdate[] };
+  | { readonly t: 'write-back'; readonly updates: readonly WriteBackUpdate[] }
+  /** Fleet route logs only: a member aborted a move whose coordinator is gone (routing/fleet/move-decisions.ts). */
+  | { readonly t: 'move-aborted'; readonly moveId: string; readonly by: string };
 
 function mappingToJson(m: ProducerMapping): Record<string, string | number> {
   return {
@@ -140,7 +144,11 @@ export function encodeRecord(record: JournalRecord): string {
         changes: record.commit.changes,
         audit: record.commit.audit,
         ledger: record.commit.ledger.map(ledgerEntryToJson),
+        ...(record.commit.moveId !== undefined ? { moveId: record.commit.moveId } : {}),
       };
+      break;
+    case 'move-aborted':
+      doc = record;
       break;
     case 'audit':
       doc = record;
@@ -190,8 +198,11 @@ export function decodeRecord(text: string, origin: string, line: number): Journa
   switch (r.t) {
     case 'commit': {
       const changes: RouteChange[] = r.changes;
-      return { t: 'commit', expected: r.expected, commit: { version: r.version, changes, audit: r.audit, ledger: r.ledger.map((e) => ({ ...e })) } };
+      const commit = { version: r.version, changes, audit: r.audit, ledger: r.ledger.map((e) => ({ ...e })) };
+      return { t: 'commit', expected: r.expected, commit: r.moveId === undefined ? commit : { ...commit, moveId: r.moveId } };
     }
+    case 'move-aborted':
+      return { t: 'move-aborted', moveId: r.moveId, by: r.by };
     case 'audit':
       return { t: 'audit', entry: r.entry };
     case 'ledger':

@@ -101,6 +101,8 @@ export function applyRecord(model: StateModel, record: JournalRecord, where: str
       for (const u of record.updates) model.writeBack.apply(u);
       model.written = true;
       return;
+    case 'move-aborted':
+      return; // a fleet's route log only (src/fleet/kafka-state-store.ts); a journal file never has one
   }
 }
 
@@ -161,5 +163,7 @@ export function toEvent(record: JournalRecord): StoreEvent | null {
       return null; // read at start only (loadWriteBack); one writer per partition
     case 'ledger':
       return null; // only compaction writes these, into a new file (subscribers get a reset)
+    case 'move-aborted':
+      return null;
   }
 }

@@ -44,6 +44,10 @@ interface LocalMove {
   /** Resolves once this member's barrier finished the move (released, either way). */
   readonly finished: Promise<void>;
   readonly markFinished: () => void;
+  /** The topics this move moves, as known when its prepare arrived. */
+  readonly covers: (topic: string) => boolean;
+  /** The barrier holds the move's topics (from barrier.move on): until then blocks() refuses them. */
+  holding: boolean;
 }
 
 export interface ParticipantOptions {
@@ -97,6 +101,12 @@ export class MoveParticipant {
   readonly #moves = new Map<string, LocalMove>();
   /** Moves this member has finished: a redelivered prepare of one of them must not start a hold no one decides. */
   readonly #finished = new Set<string>();
+  /**
+   * Prepares that failed here and whose decision has not arrived: their topics stay blocked (see blocks()). A
+   * coordinator that did not ask this member (it was gone or not started when the move began) does not wait for
+   * its answer, so the move may still commit; forwarding on the old route meanwhile would interleave clusters.
+   */
+  readonly #undecided = new Map<string, (topic: string) => boolean>();
 
   constructor(options: ParticipantOptions) {
     this.member = options.member;
@@ -111,6 +121,30 @@ export class MoveParticipant {
     this.#beforeHold = options.beforeHold ?? null;
   }
 
+  /**
+   * Whether the data path must refuse (retriable, not hold) a write for `topic` now: a move's prepare arrived and
+   * its hold has not started yet (it waits for a warm-up or for a move still finishing here), or it failed here
+   * and its decision is still to come. Either way the move may commit without this member's hold — its
+   * coordinator counts only the members it asked — so a write forwarded now could land on the old cluster after
+   * the new route was committed. (Found by the simulation: a member back from a partition read a prepare while
+   * it still waited for the previous move to finish, and forwarded on the old route as the move committed.)
+   */
+  blocks(topic: string): boolean {
+    for (const m of this.#moves.values()) if (!m.holding && m.covers(topic)) return true;
+    for (const covers of this.#undecided.values()) if (covers(topic)) return true;
+    return false;
+  }
+
+  /** Moves whose prepare failed here and whose decision is still to come (the fleet resolves them if orphaned). */
+  undecided(): string[] {
+    return [...this.#undecided.keys()];
+  }
+
+  /** Unblocks a failed prepare whose move was resolved elsewhere (fleet: its coordinator is gone; see orphans). */
+  forget(moveId: string): void {
+    this.#undecided.delete(moveId);
+  }
+
   /** Everything the coordinator sends arrives here. */
   handle(message: CoordinatorMessage): void {
     switch (message.type) {
@@ -119,6 +153,7 @@ export class MoveParticipant {
         return;
       case 'commit':
       case 'abort': {
+        if (message.moveId !== null) this.#undecided.delete(message.moveId);
         const move = message.moveId === null ? undefined : this.#moves.get(message.moveId);
         if (move === undefined) {
           if (message.type === 'commit') this.#installOnly(message);
@@ -168,7 +203,11 @@ export class MoveParticipant {
     if (this.#moves.has(message.moveId) || this.#finished.has(message.moveId)) return;
     let markFinished = (): void => undefined;
     const finished = new Promise<void>((resolve) => (markFinished = resolve));
-    const move: LocalMove = { cancel: new AbortController(), decision: null, early: null, version: null, decided: false, finished, markFinished };
+    const listed = new Set(message.topics);
+    const before = this.#table.snapshot;
+    const after = this.#table.preview(applyChanges(before.assignment(), message.changes, before.version + 1));
+    const covers = (topic: string): boolean => listed.has(topic) || (message.holdMatching && before.resolve(topic).cluster !== after.resolve(topic).cluster);
+    const move: LocalMove = { cancel: new AbortController(), decision: null, early: null, version: null, decided: false, finished, markFinished, covers, holding: false };
     this.#moves.set(message.moveId, move);
     // A move already decided here is still releasing (the barrier finishes asynchronously): a prepare read right
     // after its commit (same batch of the move log) waits for that instead of failing as a conflicting move.
@@ -188,6 +227,7 @@ export class MoveParticipant {
       // Nothing is held yet: the route stays and producers never noticed. The coordinator aborts the others.
       window.close();
       this.#finish(message.moveId);
+      this.#failedUndecided(message.moveId, move);
       this.#send({ type: 'prepare-failed', moveId: message.moveId, member: this.member, aborted: null, error: errorToWire(error) });
       return;
     }
@@ -200,6 +240,8 @@ export class MoveParticipant {
         guard = await this.#beforeHold({ label: message.label, from: message.from, to: message.to, topics: message.topics, moving, signal: move.cancel.signal, moveId: message.moveId });
       }
       const held = guard;
+      // barrier.move claims (holds) the topics synchronously, before its first await: blocks() may let go now.
+      move.holding = true;
       result = await this.#barrier.move({
         topics: message.topics,
         ...(message.holdMatching ? { matches: moving } : {}),
@@ -222,7 +264,10 @@ export class MoveParticipant {
       window.close();
       this.#finish(message.moveId);
       if (error instanceof CoordinatorAbort) this.#send({ type: 'aborted', moveId: message.moveId, member: this.member });
-      else this.#send({ type: 'prepare-failed', moveId: message.moveId, member: this.member, aborted: null, error: errorToWire(error) });
+      else {
+        this.#failedUndecided(message.moveId, move);
+        this.#send({ type: 'prepare-failed', moveId: message.moveId, member: this.member, aborted: null, error: errorToWire(error) });
+      }
       return;
     }
     guard?.release(result.outcome === 'committed');
@@ -231,10 +276,16 @@ export class MoveParticipant {
     result = { ...result, partitionErrors: window.close(), warmUp };
     this.#finish(message.moveId);
     if (result.outcome === 'aborted') {
+      this.#failedUndecided(message.moveId, move);
       this.#send({ type: 'prepare-failed', moveId: message.moveId, member: this.member, aborted: result, error: null });
     } else {
       this.#send({ type: 'released', moveId: message.moveId, member: this.member, version: move.version ?? 0, result });
     }
+  }
+
+  /** A prepare failed here before its decision arrived: its topics stay blocked until it does (see blocks()). */
+  #failedUndecided(moveId: string, move: LocalMove): void {
+    if (!move.decided) this.#undecided.set(moveId, move.covers);
   }
 
   #finish(moveId: string): void {

@@ -14,6 +14,7 @@
 import type { Cluster } from './cluster.ts';
 import type { AuditEntry, LedgerEntry, RouteChange, RouteState } from './route-state.ts';
 import type { WriteBackUpdate } from './sync-map.ts';
+import type { MoveDecision } from './fleet/move-decisions.ts';
 
 export { STATE_FORMAT, decodeState, encodeState, ledgerEntryToJson } from './state-codec.ts';
 export { MemoryStateStore } from './memory-state-store.ts';
@@ -28,6 +29,11 @@ export interface StateCommit {
   readonly changes: readonly RouteChange[];
   readonly audit: readonly AuditEntry[];
   readonly ledger: readonly LedgerEntry[];
+  /**
+   * The move this version commits (fleet: a commit of a move that the route log already aborted is skipped by
+   * every member, routing/fleet/move-decisions.ts). Absent for a change without a move.
+   */
+  readonly moveId?: string;
 }
 
 /** The first offset written to the new cluster after a move, for the ledger entry (version, topic, partition). */
@@ -85,6 +91,11 @@ export interface StateStore {
   appendProducerMapping(mapping: ProducerMapping): Promise<void>;
   /** Every mapping stored, once per key; read at start. */
   loadProducerMappings(): Promise<readonly ProducerMapping[]>;
+  /**
+   * Fleet stores: records that `moveId` is aborted unless the route log committed it first, and answers which of
+   * the two the log decided (routing/fleet/move-decisions.ts). Used when a move's coordinator died mid-move.
+   */
+  abortMove?(moveId: string, by: string): Promise<MoveDecision>;
   /**
    * Persists write-back progress and sync-map entries (routing/sync-map.ts): O(change) records, folded on
    * compaction. Optional: a store without it keeps write-back state in memory only (src/writeback then recovers

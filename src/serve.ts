@@ -33,6 +33,7 @@ import { ClusterHealth, readinessOf } from './cluster-health.ts';
 import { createWriteBack } from './writeback/setup.ts';
 import { startFleetRuntime } from './fleet/setup.ts';
 import { leadershipConcern } from './fleet/leadership-concern.ts';
+import { NewRouteConcern } from './fleet/new-route-concern.ts';
 import { createTransactionSupport, type TransactionSupport } from './transactions/setup.ts';
 import { reloadAll } from './reload.ts';
 
@@ -149,6 +150,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     () => clusters.source.versionsGeneration + clusters.target.versionsGeneration,
   );
   const advertised = () => apiVersions.advertised;
+  const sequences = new SequenceGuard();
   const px: ProxyContext = {
     log,
     clusters,
@@ -159,7 +161,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
       clusterOf: (topic) => controlPlane.resolve(topic).cluster,
     },
     producerIds,
-    sequences: new SequenceGuard(),
+    sequences,
     nodes: proxyNodesOf(config),
     clusterId: fleet?.clusterId ?? proxyClusterIdOf(config),
     ...(fleet === null
@@ -175,7 +177,17 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     // Leadership first: a partition this instance does not lead is refused before anything else sees it; then
     // the transaction scope (a transactional batch outside its open transaction or home cluster is refused).
     produceConcerns: [
-      ...(fleet === null ? [] : [leadershipConcern(fleet.membership)]),
+      ...(fleet === null ? [] : [leadershipConcern(fleet.membership, (topic) => controlPlane.blocksProduce(topic))]),
+      // A fleet: a batch on a partition's new route that the old cluster already has is answered, not re-sent.
+      ...(fleet === null
+        ? []
+        : [new NewRouteConcern({
+            clusters,
+            producerIds,
+            sequences,
+            routeOf: (topic) => ({ cluster: controlPlane.table.resolve(topic).cluster, generation: controlPlane.barrier.generationOf(topic) }),
+            mappingsOf: (pid, epoch, cluster) => fleet.store.mappingsOfClient(pid, epoch, cluster),
+          })]),
       txn.concern,
       ...migration.produceConcerns,
       recentProducers,

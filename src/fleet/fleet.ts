@@ -15,6 +15,7 @@ import { KafkaMoveTransport } from './kafka-move-transport.ts';
 import { KafkaStateStore } from './kafka-state-store.ts';
 import { Membership, type MemberInfo } from './membership.ts';
 import { FleetTransactionLog } from './transaction-log.ts';
+import { OrphanResolver } from '../../routing/fleet/orphan-resolver.ts';
 
 export interface FleetSettings {
   readonly topicPrefix: string;
@@ -59,7 +60,10 @@ export class Fleet {
   readonly membership: Membership;
   /** Transactional ids' shared state (src/transactions/ reads and writes it). */
   readonly transactions: FleetTransactionLog;
+  /** Releases the members of a move whose coordinator died mid-move (routing/fleet/orphan-resolver.ts). */
+  readonly orphans: OrphanResolver;
   readonly #o: FleetOptions;
+  #orphanTimer: ReturnType<typeof setInterval> | null = null;
   readonly #log: ControlLog;
   readonly #self: ProxyNode;
   #nodesKey = '';
@@ -95,7 +99,22 @@ export class Fleet {
       logger: options.logger,
     });
     this.transactions = new FleetTransactionLog({ log: this.#log, topic: topics.transactions, lane: LANES.transactions, logger: options.logger });
-    this.transport = new KafkaMoveTransport({ log: this.#log, topic: topics.moves, lane: LANES.moves, membership: this.membership, logger: options.logger });
+    this.orphans = new OrphanResolver({
+      self: this.member,
+      now: () => performance.now(),
+      isLive: (member) => this.membership.isLive(member),
+      leaseMs: s.leaseMs,
+      skewMarginMs: s.skewMarginMs,
+      abortMove: (moveId) => this.store.abortMove(moveId, this.member),
+      deliver: (message) => {
+        options.logger.warn({ moveId: message.moveId, decision: message.type }, 'fleet: resolved a move whose coordinator is gone');
+        this.transport.deliverLocally(message);
+      },
+    });
+    this.transport = new KafkaMoveTransport({
+      log: this.#log, topic: topics.moves, lane: LANES.moves, membership: this.membership, logger: options.logger,
+      observe: (from, message) => this.orphans.seen(from, message),
+    });
   }
 
   /** Creates the control topics if missing, reads them, joins with a first heartbeat. */
@@ -115,6 +134,12 @@ export class Fleet {
     await this.transactions.start();
     await this.transport.start();
     await this.membership.start();
+    // A fenced member may only be cut off itself: it leaves orphans to the others (an abort is safe either way,
+    // the route log decides, but it would fail a move whose live coordinator it cannot hear).
+    this.#orphanTimer = setInterval(() => {
+      if (!this.membership.isFenced()) this.orphans.tick();
+    }, Math.max(50, Math.min(this.#o.settings.heartbeatMs, 500)));
+    this.#orphanTimer.unref?.();
   }
 
   /** The live instances as brokers, by node id (the first is the controller on every member with the same view). */
@@ -226,6 +251,7 @@ export class Fleet {
   }
 
   async close(): Promise<void> {
+    if (this.#orphanTimer !== null) clearInterval(this.#orphanTimer);
     await this.membership.stop();
     await this.transport.stop();
     await this.transactions.stop();

@@ -37,6 +37,8 @@ export interface KafkaMoveTransportOptions {
   readonly lane: number;
   readonly membership: Membership;
   readonly logger: Logger;
+  /** Sees every coordinator message in the log, whoever it is for (the orphan resolver tracks undecided moves). */
+  readonly observe?: (from: string, message: CoordinatorMessage) => void;
 }
 
 export class KafkaMoveTransport implements MoveTransport {
@@ -87,6 +89,11 @@ export class KafkaMoveTransport implements MoveTransport {
     this.#append({ kind: 'c', from: this.#o.membership.self, to, message });
   }
 
+  /** Hands a decision to this member's participant as if its coordinator had sent it (orphan-resolver.ts). */
+  deliverLocally(message: CoordinatorMessage): void {
+    this.#participant?.handler(message);
+  }
+
   onParticipantMessage(handler: (message: ParticipantMessage) => void): void {
     this.#coordinator = handler;
   }
@@ -115,6 +122,7 @@ export class KafkaMoveTransport implements MoveTransport {
     if (r.value === null) return;
     const envelope = decode(r.value);
     if (envelope.kind === 'c') {
+      this.#o.observe?.(envelope.from, envelope.message);
       const p = this.#participant;
       if (p !== null && (envelope.to === null || envelope.to === p.member)) p.handler(envelope.message);
     } else {

@@ -13,6 +13,7 @@ import { StaleVersionError, StateStoreError, errorMessage } from '../../routing/
 import { decodeRecord, encodeRecord, type JournalRecord } from '../../routing/journal-codec.ts';
 import type { AuditEntry } from '../../routing/route-state.ts';
 import { StateModel } from '../../routing/state-model.ts';
+import { MoveDecisions, type MoveDecision } from '../../routing/fleet/move-decisions.ts';
 import {
   producerMappingKey,
   type FirstOffsetUpdate,
@@ -36,7 +37,10 @@ export interface KafkaStateStoreOptions {
   readonly lanes: readonly [number, number];
 }
 
-type Outcome = { readonly applied: true } | { readonly applied: false; readonly actualVersion: number };
+type Outcome =
+  | { readonly applied: true }
+  | { readonly applied: false; readonly actualVersion: number; readonly abortedMove?: string }
+  | { readonly decision: MoveDecision };
 
 export class KafkaStateStore implements StateStore {
   /** Names this handle's records (key prefix), so its own writes are not echoed to its subscribers. */
@@ -47,6 +51,10 @@ export class KafkaStateStore implements StateStore {
   readonly #mappings: LogTailer;
   readonly #listeners = new Set<StoreListener>();
   readonly #outcomes = new Map<string, Outcome>();
+  /** Which moves the route log committed or aborted (a commit of an aborted move is skipped by every member). */
+  readonly #decisions = new MoveDecisions();
+  /** Mappings by (client pid, epoch, cluster): the upstream pids a client wrote under on a cluster (new-route-concern.ts). */
+  readonly #byClient = new Map<string, ProducerMapping[]>();
   #seq = 0;
   #started: Promise<void> | null = null;
 
@@ -71,6 +79,11 @@ export class KafkaStateStore implements StateStore {
     return this.#model.mappings.get(key);
   }
 
+  /** Every upstream producer the fleet mapped (client pid, epoch) to on `cluster`, any generation. */
+  mappingsOfClient(clientProducerId: bigint, clientEpoch: number, cluster: string): readonly ProducerMapping[] {
+    return this.#byClient.get(`${clientProducerId}/${clientEpoch}/${cluster}`) ?? [];
+  }
+
   async load(): Promise<PersistedState | null> {
     this.#started ??= Promise.all([this.#routes.start(), this.#mappings.start()]).then(() => undefined);
     try {
@@ -88,7 +101,10 @@ export class KafkaStateStore implements StateStore {
     const key = await this.#append(this.#o.routesTopic, this.#routes, { t: 'commit', expected: expectedVersion, commit: next });
     const outcome = this.#outcomes.get(key);
     this.#outcomes.delete(key);
-    if (outcome === undefined) throw new StateStoreError(`the route log did not return this commit (record ${key})`);
+    if (outcome === undefined || 'decision' in outcome) throw new StateStoreError(`the route log did not return this commit (record ${key})`);
+    if (!outcome.applied && outcome.abortedMove !== undefined) {
+      throw new StateStoreError(`the move ${outcome.abortedMove} was aborted by another instance (its coordinator counted gone) before this commit landed; nothing was switched`);
+    }
     if (!outcome.applied) {
       throw new StaleVersionError(
         `the routes changed elsewhere: this change was based on version ${expectedVersion} but another instance committed version ${outcome.actualVersion} first; ` +
@@ -97,6 +113,22 @@ export class KafkaStateStore implements StateStore {
         outcome.actualVersion,
       );
     }
+  }
+
+  /** Aborts a move in the route log unless it committed first; every member reads the same decision. */
+  async abortMove(moveId: string, by: string): Promise<MoveDecision> {
+    const known = this.#decisions.decision(moveId);
+    if (known !== null) return known;
+    const key = await this.#append(this.#o.routesTopic, this.#routes, { t: 'move-aborted', moveId, by });
+    const outcome = this.#outcomes.get(key);
+    this.#outcomes.delete(key);
+    if (outcome === undefined || !('decision' in outcome)) throw new StateStoreError(`the route log did not return this abort (record ${key})`);
+    return outcome.decision;
+  }
+
+  /** The decision the route log holds for a move (read so far), or null. */
+  decisionOf(moveId: string): MoveDecision | null {
+    return this.#decisions.decision(moveId);
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
@@ -158,11 +190,14 @@ export class KafkaStateStore implements StateStore {
     const { writer, record } = decoded;
     switch (record.t) {
       case 'commit': {
-        const applies = record.expected === this.#model.version && record.commit.version === record.expected + 1;
+        const moveId = record.commit.moveId;
+        const aborted = !this.#decisions.commitApplies(moveId);
+        const applies = !aborted && record.expected === this.#model.version && record.commit.version === record.expected + 1;
         if (writer.startsWith(`${this.writer}/`)) {
-          this.#outcomes.set(writer, applies ? { applied: true } : { applied: false, actualVersion: this.#model.version });
+          this.#outcomes.set(writer, applies ? { applied: true } : { applied: false, actualVersion: this.#model.version, ...(aborted && moveId !== undefined ? { abortedMove: moveId } : {}) });
         }
-        if (!applies) return; // lost the compare-and-set: every member skips it
+        if (!applies) return; // lost the compare-and-set, or its move was aborted first: every member skips it
+        if (moveId !== undefined) this.#decisions.noteCommit(moveId, { version: record.commit.version, changes: record.commit.changes });
         this.#model.applyCommit(record.commit);
         this.#emit(writer, { type: 'commit', expectedVersion: record.expected, commit: record.commit });
         return;
@@ -178,6 +213,11 @@ export class KafkaStateStore implements StateStore {
       case 'ledger':
         this.#model.appendLedger(record.entry);
         return;
+      case 'move-aborted': {
+        const decision = this.#decisions.noteAbort(record.moveId);
+        if (writer.startsWith(`${this.writer}/`)) this.#outcomes.set(writer, { decision });
+        return;
+      }
       case 'producer-mapping':
         return; // mappings live in their own topic
     }
@@ -190,6 +230,8 @@ export class KafkaStateStore implements StateStore {
     // The first mapping of a key wins on every member (two instances may allocate for one key at a handover).
     if (this.#model.mappings.has(producerMappingKey(mapping))) return;
     this.#model.addMapping(mapping);
+    const byClient = `${mapping.clientProducerId}/${mapping.clientEpoch}/${mapping.cluster}`;
+    this.#byClient.set(byClient, [...(this.#byClient.get(byClient) ?? []), mapping]);
     this.#emit(decoded.writer, { type: 'producer-mapping', mapping });
   }
 }

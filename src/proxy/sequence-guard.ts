@@ -45,6 +45,12 @@ export class SequenceGuard {
     return `${producerId}:${epoch}:${partition}:${topic}`;
   }
 
+  /** The client producer (id, epoch) of a key: a write's batch header no longer shows it once its pid was mapped. */
+  static producerOf(key: string): { producerId: bigint; epoch: number } {
+    const [producerId = '-1', epoch = '-1'] = key.split(':', 2);
+    return { producerId: BigInt(producerId), epoch: Number(epoch) };
+  }
+
   /**
    * Whether a batch of `records` sequences starting at `baseSequence` may be forwarded now; when it may, it is
    * counted as forwarded. (A retry of a batch the old cluster already wrote, arriving after a move, is let through:

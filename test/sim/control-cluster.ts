@@ -12,6 +12,7 @@ import { applyChanges, emptyRouteState, type RouteAssignment, type RouteChange }
 import type { CoordinatorMessage, ParticipantMessage } from '../../routing/move-protocol.ts';
 import { MemoryStateStore, type StateCommit } from '../../routing/state-store.ts';
 import { SwitchTable } from '../../routing/switch-table.ts';
+import { MoveDecisions, type MoveDecision } from '../../routing/fleet/move-decisions.ts';
 import type { CompiledRules } from '../../routing/rules.ts';
 
 export interface AddressedMessage {
@@ -65,6 +66,8 @@ export class ControlCluster {
   readonly history: CommittedVersion[] = [];
   readonly #deadTokens = new Set<string>();
   readonly #appended = new Map<string, { moves: number; replies: number }>();
+  /** The route log's move decisions, as the Kafka store applies them (routing/fleet/move-decisions.ts). */
+  readonly decisions = new MoveDecisions();
   #assignment: RouteAssignment = emptyRouteState();
 
   constructor(rules: CompiledRules) {
@@ -122,12 +125,20 @@ export class ControlCluster {
    */
   commitNow(expectedVersion: number, next: StateCommit, token: string, now: number, moveId: string | null = null): 'ok' | 'stale' | 'fenced' {
     if (this.#deadTokens.has(token)) return 'fenced';
+    const move = next.moveId ?? moveId;
+    if (!this.decisions.commitApplies(move)) return 'stale'; // a member aborted the move first
     if (expectedVersion !== this.version || next.version !== expectedVersion + 1) return 'stale';
     void this.store.commit(expectedVersion, next); // the real CAS; it checks synchronously and cannot fail here
     this.#assignment = applyChanges(this.#assignment, next.changes, next.version);
     this.truth.swap(this.#assignment);
-    this.history.push({ version: next.version, changes: next.changes, at: now, by: token, moveId });
+    this.history.push({ version: next.version, changes: next.changes, at: now, by: token, moveId: move });
+    if (move !== null && move !== undefined) this.decisions.noteCommit(move, { version: next.version, changes: next.changes });
     return 'ok';
+  }
+
+  /** A member's abort record for a move whose coordinator is gone: the log's first decision for it wins. */
+  abortMove(moveId: string): MoveDecision {
+    return this.decisions.noteAbort(moveId);
   }
 
   /** Did the commit attempt `token` land? If not, it never will (a late request is refused). */
@@ -135,6 +146,16 @@ export class ControlCluster {
     if (this.history.some((h) => h.by === token)) return true;
     this.#deadTokens.add(token);
     return false;
+  }
+
+  /** The committed routes as of `version` (a member seeding its generations replays from there). */
+  assignmentAt(version: number): RouteAssignment {
+    let a: RouteAssignment = emptyRouteState();
+    for (const h of this.history) {
+      if (h.version > version) break;
+      a = applyChanges(a, h.changes, h.version);
+    }
+    return a;
   }
 
   /** The committed changes of `version` (members catching up read them from the log). */

@@ -23,6 +23,16 @@ export class DataClusters {
   readonly #dedup = new Map<string, bigint>();
   duplicatesAbsorbed = 0;
 
+  /**
+   * The write ids `cluster` has appended on a partition, copied now: the simulated DescribeProducers (the broker's
+   * producer state says which of a producer's sequences it has; a write id stands for one (producer, sequence)).
+   */
+  appendedIds(cluster: Cluster, topic: string, partition: number): ReadonlySet<number> {
+    const ids = new Set<number>();
+    for (const a of this.appends.get(`${topic}/${partition}`) ?? []) if (a.cluster === cluster) ids.add(a.writeId);
+    return ids;
+  }
+
   /** Appends (or deduplicates) a write; returns its offset and whether it is new. */
   append(cluster: Cluster, topic: string, partition: number, writeId: number, at: number, member: string, version: number): { offset: bigint; fresh: boolean } {
     const key = `${topic}/${partition}`;

@@ -18,11 +18,14 @@
 //   A flip is refused at once while this member is fenced (as the admin API of a fenced instance does).
 // - A (re)started member starts with a new incarnation id, fenced, reading the move log from its oldest
 //   undecided prepare.
-// - An orphaned move (this member holds for it, its coordinator is gone, or still silent past the flip timeout) is
-//   resolved by the member itself, safely:
-//   if the route log has the move's commit, install it; otherwise commit an empty version with compare-and-set
-//   (any later commit of the move is then stale) and abort locally. Without this, a coordinator that dies
-//   between prepare and decision leaves every member holding forever (two-phase commit's blocking case).
+// - An orphaned move (its prepare read, no decision, its coordinator gone, or silent past its own bound) is resolved
+//   by the runtime's OrphanResolver (routing/fleet/orphan-resolver.ts): an abort record in the route log unless the
+//   move's commit landed first (routing/fleet/move-decisions.ts), then that decision delivered locally. Without
+//   it, a coordinator that dies between prepare and decision leaves every member holding forever.
+// - The Produce path has the runtime's two newer rules: a topic whose move's prepare was read but is not held yet
+//   (or failed here, decision to come) is refused (participant.blocks); and for a while after a route change a
+//   batch on the new route is checked against the old cluster's appended writes (routing/fleet/new-route-guard.ts,
+//   the simulated DescribeProducers), so a retry of a write a gone member appended is answered, not re-appended.
 
 import { ErrorCode } from '../../protocol/kafka-errors.ts';
 import type { Admission, CompletionOutcome } from '../../routing/barrier-contract.ts';
@@ -32,9 +35,12 @@ import { MoveCoordinator, type CommitInput } from '../../routing/coordinator.ts'
 import { CutoverBarrier } from '../../routing/cutover-barrier.ts';
 import { RouteConflictError, StaleVersionError, StateStoreError, errorMessage } from '../../routing/errors.ts';
 import { LeaseTable, OwnLease } from '../../routing/fleet/leases.ts';
+import { NewRouteGuard, type NewRouteVerdict, type OldPartitionState } from '../../routing/fleet/new-route-guard.ts';
+import type { MoveDecision } from '../../routing/fleet/move-decisions.ts';
+import { OrphanResolver } from '../../routing/fleet/orphan-resolver.ts';
 import type { CoordinatorMessage, MoveTransport, ParticipantMessage } from '../../routing/move-protocol.ts';
 import { MoveParticipant } from '../../routing/participant.ts';
-import type { RouteChange } from '../../routing/route-state.ts';
+import { applyChanges, emptyRouteState, type RouteAssignment, type RouteChange } from '../../routing/route-state.ts';
 import type { CompiledRules } from '../../routing/rules.ts';
 import type { StateCommit, StateStore } from '../../routing/state-store.ts';
 import { SwitchTable } from '../../routing/switch-table.ts';
@@ -60,6 +66,10 @@ export interface FleetRules {
   /** The rules under test; a test turns one off to show the checker catches what it prevents. */
   readonly fenceOnLease: boolean;
   readonly checkFenceBeforeSend: boolean;
+  /** The new route's check against the old cluster's producer state (routing/fleet/new-route-guard.ts). */
+  readonly newRouteGuard: boolean;
+  /** Its window after a route change: at least the clients' delivery timeout. */
+  readonly newRouteWindowMs: number;
 }
 
 export interface World {
@@ -116,13 +126,13 @@ export class SimMember {
   #renewedVersion = 0;
   #coordinatorHandler: (message: ParticipantMessage) => void = () => undefined;
   #lastMembers: readonly string[] = [];
-  /** Moves this member holds for (prepare delivered, no final answer sent yet) → local time of the prepare. */
-  readonly #holding = new Map<string, number>();
-  readonly #resolving = new Set<string>();
-  /** Moves this member's participant gave its final answer for (a redelivered prepare of one starts no hold). */
-  readonly #answered = new Set<string>();
+  /** Resolves moves whose coordinator died mid-move (the runtime's, routing/fleet/orphan-resolver.ts). */
+  readonly orphans: OrphanResolver;
   readonly #moveOfCommit = new WeakMap<StateCommit, string>();
   #lastMoveId: string | null = null;
+  readonly newRoute: NewRouteGuard<Write>;
+  /** Generations are seeded up to this version (whichever way a version was installed: move, log, commit message). */
+  #seededVersion = 0;
 
   constructor(world: World, name: string, incarnation: number, clockRate: number) {
     this.#w = world;
@@ -143,15 +153,33 @@ export class SimMember {
       schedule: world.sched.timer(this.id),
       quarantineMs: 250,
     });
+    // Generations as the runtime has them: the table version of each topic's last move (seeded from the ledger
+    // at start; after that from every version installed, moved here or read from the route log).
+    this.#seedGenerations();
+    this.newRoute = new NewRouteGuard<Write>({
+      windowMs: world.fleet.newRouteWindowMs,
+      loadTimeoutMs: world.fleet.requestTimeoutMs,
+      giveUpAfterMs: world.fleet.newRouteWindowMs,
+      now: () => this.local(),
+      load: (topic, partition, oldCluster) => this.#describeProducers(topic, partition, oldCluster),
+    });
+    this.orphans = new OrphanResolver({
+      self: this.id,
+      now: () => this.local(),
+      isLive: (member) => this.#leases.isLive(member, this.local()),
+      leaseMs: world.fleet.leaseMs,
+      skewMarginMs: world.fleet.skewMarginMs,
+      abortMove: (moveId) => this.#abortMove(moveId),
+      deliver: (message) => {
+        world.stats[message.type === 'commit' ? 'orphansCommitted' : 'orphansAborted'] = (world.stats[message.type === 'commit' ? 'orphansCommitted' : 'orphansAborted'] ?? 0) + 1;
+        this.#deliver(message);
+      },
+    });
     this.participant = new MoveParticipant({
       member: this.id,
       table: this.table,
       barrier: this.barrier,
       send: (message) => {
-        if (message.type !== 'prepared' && message.moveId !== null) {
-          this.#holding.delete(message.moveId);
-          this.#answered.add(message.moveId);
-        }
         this.#outReplies.push({ seq: this.#seq++, item: message });
       },
       onFirstOffset: () => undefined,
@@ -190,9 +218,22 @@ export class SimMember {
 
   /** A client's Produce for one partition arrives (runs as this member). */
   produce(write: Write, reply: (outcome: ProduceOutcome) => void): void {
+    this.#seedGenerations(); // the runtime seeds on every commit it reads (routing/control-plane.ts): before any use
     if (this.fenced()) {
       this.#w.stats.fencedRejections = (this.#w.stats.fencedRejections ?? 0) + 1;
       reply('retriable');
+      return;
+    }
+    // A prepare read but not holding yet, or failed here with its decision still to come (participant.blocks).
+    if (this.participant.blocks(write.topic)) {
+      this.#w.stats.blockedByPrepare = (this.#w.stats.blockedByPrepare ?? 0) + 1;
+      reply('retriable');
+      return;
+    }
+    // The runtime's ProduceConcern.refuse: before admission, on the route as it is now.
+    const verdict = this.#newRouteVerdict(write, { cluster: this.table.resolve(write.topic).cluster, generation: this.barrier.generationOf(write.topic) });
+    if (verdict !== 'forward') {
+      reply(verdict === 'duplicate' ? 'ok' : 'retriable');
       return;
     }
     let admission: Admission | Promise<Admission>;
@@ -202,11 +243,18 @@ export class SimMember {
       this.#w.fail('threw', `${this.id} admit: ${errorMessage(error)}`);
       return;
     }
-    if (admission instanceof Promise) void admission.then((a) => this.#forward(write, a, reply));
-    else this.#forward(write, admission, reply);
+    if (admission instanceof Promise) void admission.then((a) => this.#forward(write, a, reply, true));
+    else this.#forward(write, admission, reply, false);
   }
 
-  #forward(write: Write, admission: Admission, reply: (outcome: ProduceOutcome) => void): void {
+  #newRouteVerdict(write: Write, route: { cluster: Cluster; generation: number }): NewRouteVerdict {
+    if (!this.#w.fleet.newRouteGuard) return 'forward';
+    const verdict = this.newRoute.check(write.topic, write.partition, route, write);
+    if (verdict !== 'forward') this.#w.stats[`newRoute-${verdict}`] = (this.#w.stats[`newRoute-${verdict}`] ?? 0) + 1;
+    return verdict;
+  }
+
+  #forward(write: Write, admission: Admission, reply: (outcome: ProduceOutcome) => void, waited: boolean): void {
     const w = this.#w;
     if (w.sched.isCrashed(this.id)) return;
     if (isRejection(admission)) {
@@ -216,6 +264,21 @@ export class SimMember {
     if (w.fleet.checkFenceBeforeSend && this.fenced()) {
       this.barrier.abandon(admission);
       w.stats.fencedRejections = (w.stats.fencedRejections ?? 0) + 1;
+      reply('retriable');
+      return;
+    }
+    // And right before sending (the runtime's refuseBeforeSend): a write held by a move that aborted is released
+    // onto the old route, but a prepare read meanwhile (in the same poll) may already cover its topic.
+    if (this.participant.blocks(write.topic)) {
+      this.barrier.abandon(admission);
+      w.stats.blockedByPrepare = (w.stats.blockedByPrepare ?? 0) + 1;
+      reply('retriable');
+      return;
+    }
+    // The runtime's refuseBeforeSend (src/fleet/new-route-concern.ts): a held write may have been released onto
+    // the new route. As there, anything but 'forward' is a retriable error: the client's resend is checked anew.
+    if (waited && this.#newRouteVerdict(write, { cluster: admission.cluster, generation: admission.generation }) !== 'forward') {
+      this.barrier.abandon(admission);
       reply('retriable');
       return;
     }
@@ -320,6 +383,8 @@ export class SimMember {
       const index = r.movesFrom + i;
       if (index < this.#moveCursor) return;
       this.#moveCursor = index + 1;
+      const moveId = m.message.moveId;
+      if (moveId !== null) this.orphans.seen(moveId.slice(0, moveId.indexOf(':')), m.message);
       if (m.to === null || m.to === this.id) this.#deliver(m.message);
     });
     r.replies.forEach((m, i) => {
@@ -339,38 +404,17 @@ export class SimMember {
     this.#own.renewed(sentAt);
     this.#renewedVersion = Math.max(this.#renewedVersion, r.storeVersion);
     this.#checkExpectations();
-    this.#resolveOrphans(r.storeVersion);
+    this.orphans.tick();
     void w;
   }
 
-  #resolveOrphans(storeVersion: number): void {
+  /** StateStore.abortMove over the simulated network: the route log's decision, or a rejection if no answer. */
+  #abortMove(moveId: string): Promise<MoveDecision> {
     const w = this.#w;
-    const now = this.local();
-    for (const [moveId, since] of this.#holding) {
-      const coordinator = moveId.slice(0, moveId.indexOf(':'));
-      if (coordinator === this.id || this.#resolving.has(moveId)) continue;
-      // Gone coordinator: after a lease. Live one: only past the flip timeout, when it no longer waits for anyone
-      // (it may have aborted without telling this incarnation, which it never asked).
-      const patience = w.fleet.leaseMs + w.fleet.skewMarginMs + (this.#leases.isLive(coordinator, now) ? w.fleet.flipTimeoutMs : 0);
-      if (now - since < patience) continue;
-      const committed = w.control.history.find((h) => h.moveId === moveId);
-      if (committed !== undefined) {
-        w.stats.orphansCommitted = (w.stats.orphansCommitted ?? 0) + 1;
-        this.#deliver({ type: 'commit', moveId, version: committed.version, changes: committed.changes });
-        this.#holding.delete(moveId);
-        continue;
-      }
-      this.#resolving.add(moveId);
-      const fence: StateCommit = { version: storeVersion + 1, changes: [], audit: [], ledger: [] };
-      this.#store().commit(storeVersion, fence).then(
-        () => {
-          w.stats.orphansFenced = (w.stats.orphansFenced ?? 0) + 1;
-          this.#deliver({ type: 'abort', moveId, reason: `its coordinator ${coordinator} is gone` });
-          this.#holding.delete(moveId);
-        },
-        () => undefined, // stale or not landed: look again at the next poll
-      ).finally(() => this.#resolving.delete(moveId));
-    }
+    return new Promise((resolve, reject) => {
+      w.net.toControl(this.name, this.id, () => w.control.abortMove(moveId), resolve);
+      w.sched.after(this.id, w.fleet.storeTimeoutMs, () => reject(new Error('no answer from the control cluster')));
+    });
   }
 
   /** Installs committed versions up to `version` from the route log. */
@@ -384,14 +428,49 @@ export class SimMember {
         this.#w.fail('threw', `${this.id} install ${v}: ${errorMessage(error)}`);
         return;
       }
+
       this.#w.stats.catchUpInstalls = (this.#w.stats.catchUpInstalls ?? 0) + 1;
     }
   }
 
-  #deliver(message: CoordinatorMessage): void {
-    if (message.type === 'prepare' && !this.#answered.has(message.moveId) && !this.#holding.has(message.moveId)) {
-      this.#holding.set(message.moveId, this.local());
+  /**
+   * The runtime seeds generations from the ledger (routing/control-plane.ts: at start, and from every commit read
+   * from the route log): a topic's generation is the version of its last move, on every member alike.
+   */
+  #seedGenerations(): void {
+    const fromVersion = this.#seededVersion;
+    if (fromVersion >= this.table.version) return;
+    this.#seededVersion = this.table.version;
+    const history = this.#w.control.history;
+    const topics = [...this.#w.waves.values()].flat();
+    let assignment: RouteAssignment = fromVersion === 0 ? emptyRouteState() : this.#w.control.assignmentAt(fromVersion);
+    for (let v = fromVersion + 1; v <= this.table.version; v++) {
+      const before = this.table.preview(assignment);
+      const entry = history[v - 1];
+      if (entry === undefined) break;
+      assignment = applyChanges(assignment, entry.changes, v);
+      const after = this.table.preview(assignment);
+      for (const t of topics) if (before.resolve(t).cluster !== after.resolve(t).cluster) this.barrier.seedGeneration(t, v);
     }
+  }
+
+  /** The simulated DescribeProducers: one round trip to the old cluster, which may fail or not answer. */
+  #describeProducers(topic: string, partition: number, oldCluster: Cluster): Promise<OldPartitionState<Write>> {
+    const w = this.#w;
+    return new Promise((resolve, reject) => {
+      w.sched.after(oldCluster, w.net.dataLatency(), () => {
+        if (w.rng.chance(w.fleet.clusterErrorRate)) {
+          w.sched.after(this.id, w.net.dataLatency(), () => reject(new Error('NOT_LEADER_OR_FOLLOWER')));
+          return;
+        }
+        const ids = w.data.appendedIds(oldCluster, topic, partition);
+        if (w.net.dataResponseLost()) return; // never answers: the guard's load timeout starts another
+        w.sched.after(this.id, w.net.dataLatency(), () => resolve({ has: (write) => ids.has(write.id) }));
+      });
+    });
+  }
+
+  #deliver(message: CoordinatorMessage): void {
     if (message.type === 'commit' && message.version > this.table.version + 1) this.#catchUp(message.version - 1, true);
     try {
       this.participant.handle(message);

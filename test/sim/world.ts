@@ -1,6 +1,7 @@
 // One simulated schedule, from a seed: a fleet of members (member.ts), the control cluster, the two data
 // clusters, clients writing through the fleet, an operator flipping waves through random members, and a fault
-// injector (pauses, partitions from the control cluster, crashes with restart, message loss and redelivery).
+// injector (pauses, partitions from the control cluster, crashes with restart, the coordinating member killed
+// mid-move, message loss and redelivery).
 // Every random choice comes from one Rng seeded with `seed`, so a schedule replays exactly.
 //
 // Invariants, checked as they can first be broken (every forward, every append, after every step) and at the end:
@@ -36,6 +37,12 @@ export interface SimOptions {
   readonly faultEveryMs: number;
   readonly lossRate: number;
   readonly fleet?: Partial<FleetRules>;
+  /**
+   * A scripted coordinator crash instead of the random operator: at this time m0 flips wave-a, and it is killed
+   * (kill -9) as soon as every other member holds for the move. The report's stats give how long the survivors
+   * held after the crash (coordinatorCrashReleaseMs, the slowest of them).
+   */
+  readonly coordinatorCrashAtMs?: number;
 }
 
 export interface Violation {
@@ -74,6 +81,8 @@ export const DEFAULT_FLEET: FleetRules = {
   redeliveryRate: 0.03,
   fenceOnLease: true,
   checkFenceBeforeSend: true,
+  newRouteGuard: true,
+  newRouteWindowMs: 15_000, // above the clients' delivery timeout (12 s): no retry of a write from before a move outlives it
 };
 
 const WAVES = new Map<string, readonly string[]>([
@@ -181,6 +190,7 @@ export async function simulate(options: SimOptions): Promise<SimReport> {
   for (const name of names) start(name);
 
   sched.afterStep = () => {
+    watchCrash();
     for (const m of current.values()) {
       if (m.table.version > control.version) fail('ahead-of-store', `${m.id} is at version ${m.table.version}, the store at ${control.version}`);
     }
@@ -240,6 +250,17 @@ export async function simulate(options: SimOptions): Promise<SimReport> {
     const wave = rng.pick([...WAVES.keys()]);
     const n = ++flipCount;
     pendingFlips.set(n, via.id);
+    // A fault of its own: the member coordinating the flip is killed mid-move (between prepare and decision).
+    if (options.faultEveryMs > 0 && rng.chance(0.1)) {
+      faults['crash-coordinator'] = (faults['crash-coordinator'] ?? 0) + 1;
+      sched.after('faults', rng.int(5, 600), () => {
+        if (sched.isCrashed(via.id)) return;
+        sched.crash(via.id);
+        sched.after('faults', rng.int(200, 3_000), () => {
+          if (current.get(via.name) === via) start(via.name);
+        });
+      });
+    }
     sched.after(via.id, 0, () => {
       void via.flip(wave).then((outcome) => {
         pendingFlips.delete(n);
@@ -249,7 +270,34 @@ export async function simulate(options: SimOptions): Promise<SimReport> {
     });
     sched.after('operator', rng.int(300, 1_500), flipLoop);
   };
-  sched.after('operator', 300, flipLoop);
+  if (options.coordinatorCrashAtMs === undefined) sched.after('operator', 300, flipLoop);
+
+  // ── the scripted coordinator crash ──
+  let crashedAt: number | null = null;
+  let lastRelease: number | null = null;
+  let holders = 0;
+  const survivors = (): SimMember[] => [...current.values()].filter((m) => m.name !== 'm0');
+  if (options.coordinatorCrashAtMs !== undefined) {
+    sched.after('operator', options.coordinatorCrashAtMs, () => {
+      const m0 = current.get('m0') as SimMember;
+      sched.after(m0.id, 0, () => {
+        void m0.flip('wave-a');
+      });
+    });
+  }
+  const watchCrash = (): void => {
+    if (options.coordinatorCrashAtMs === undefined) return;
+    const m0 = current.get('m0') as SimMember;
+    if (crashedAt === null) {
+      if (survivors().every((m) => m.barrier.activeMoves().length > 0)) {
+        holders = survivors().length;
+        crashedAt = sched.now;
+        sched.crash(m0.id);
+      }
+    } else if (lastRelease === null && survivors().every((m) => m.barrier.activeMoves().length === 0 && m.barrier.heldNow === 0)) {
+      lastRelease = sched.now;
+    }
+  };
 
   // ── faults ──
   const lease = fleet.leaseMs + fleet.skewMarginMs;
@@ -324,6 +372,10 @@ export async function simulate(options: SimOptions): Promise<SimReport> {
     fail('stuck', `flip(s) through ${hung.join(', ')} never finished; waiting for: ${waiting.join('; ') || 'nothing tracked (store?)'}`);
   }
   stats.duplicatesAbsorbed = data.duplicatesAbsorbed;
+  if (crashedAt !== null) {
+    stats.coordinatorCrashHolders = holders;
+    if (lastRelease !== null) stats.coordinatorCrashReleaseMs = lastRelease - crashedAt;
+  }
   stats.messagesLost = net.lost;
 
   return {

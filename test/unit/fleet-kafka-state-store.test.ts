@@ -128,4 +128,23 @@ describe('KafkaStateStore: compare-and-set on a log', () => {
     await assert.rejects(c.commit(0, flip(1, 'w2')), StaleVersionError);
     await Promise.all([a.close(), c.close()]);
   });
+
+  it('a move aborted in the route log (its coordinator gone) cannot commit afterwards; an abort after the commit returns the commit', async () => {
+    const log = new MemoryControlLog();
+    const [coordinator, member] = [store(log), store(log)];
+    await Promise.all([coordinator.load(), member.load()]);
+    assert.deepEqual(await member.abortMove('move-1', 'kmp-b'), { outcome: 'aborted' });
+    const late = coordinator.commit(0, { ...flip(1, 'wave-a'), moveId: 'move-1' });
+    await assert.rejects(late, /aborted by another instance/);
+    assert.equal((await coordinator.load())?.version ?? 0, 0, 'nothing was switched');
+    assert.equal((await member.load())?.version ?? 0, 0);
+    await coordinator.commit(0, { ...flip(1, 'wave-b'), moveId: 'move-2' });
+    await member.routesTailer.readTo((await log.endOffset('r')) - 1n);
+    assert.deepEqual(await member.abortMove('move-2', 'kmp-b'), { outcome: 'committed', version: 1, changes: flip(1, 'wave-b').changes });
+    const third = store(log);
+    await third.load();
+    assert.equal(third.decisionOf('move-1')?.outcome, 'aborted', 'a member started later replays the same decisions');
+    assert.equal(third.decisionOf('move-2')?.outcome, 'committed');
+    await Promise.all([coordinator.close(), member.close(), third.close()]);
+  });
 });
