@@ -22,6 +22,7 @@ import { RateLimitedLog } from '../rate-limited-log.ts';
 import { MAX_UNAUTHENTICATED_FRAME_BYTES, type ClientConnectionOptions } from './client-connection-options.ts';
 import { RequestCharges, type Charge } from './request-charges.ts';
 import { FrameDeadline } from './frame-deadline.ts';
+import { readsOf } from './shared-read-socket.ts';
 
 // Re-exported: the options and the unauthenticated frame limit have always been imported from here.
 export { MAX_UNAUTHENTICATED_FRAME_BYTES, type ClientConnectionOptions } from './client-connection-options.ts';
@@ -43,6 +44,8 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   readonly #socket: net.Socket;
   /** Until a SASL login succeeds the frame limit is small (unauthenticated peers must not make us allocate MiBs). */
   #frames: FrameReader;
+  /** The socket reads into a buffer reused after each chunk (shared-read-socket.ts): frames must be copied out. */
+  #reusedChunks = false;
   #fullFramesPending = false;
   readonly #responses: ResponseQueue;
   readonly #opts: ClientConnectionOptions;
@@ -75,10 +78,10 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
     this.advertisedNodes = opts.advertisedNodes;
     this.principal = opts.principal ?? null;
     this.log = opts.logger.child({ conn: this.id, remote: this.remoteAddress, ...(opts.listener !== undefined ? { listener: opts.listener } : {}) });
-    this.#frames = new FrameReader({ maxFrameBytes: opts.authenticator ? Math.min(opts.maxFrameBytes, MAX_UNAUTHENTICATED_FRAME_BYTES) : opts.maxFrameBytes });
     this.#responses = new ResponseQueue((chunks) => this.#write(chunks));
     this.#socket.setNoDelay(true);
-    this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#reusedChunks = readsOf(this.#socket, (chunk: Buffer) => this.#onData(chunk));
+    this.#frames = this.#frameReader(opts.authenticator ? Math.min(opts.maxFrameBytes, MAX_UNAUTHENTICATED_FRAME_BYTES) : opts.maxFrameBytes);
     this.#socket.on('error', (err) => this.log.debug({ err: err.message }, 'client socket error'));
     this.#socket.on('close', () => this.#onClose());
     this.#socket.on('drain', () => this.#maybeResume());
@@ -144,9 +147,13 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
 
   #maybeUseFullFrames(): void {
     if (this.#fullFramesPending && this.#frames.bufferedBytes === 0) {
-      this.#frames = new FrameReader({ maxFrameBytes: this.#opts.maxFrameBytes });
+      this.#frames = this.#frameReader(this.#opts.maxFrameBytes);
       this.#fullFramesPending = false;
     }
+  }
+
+  #frameReader(maxFrameBytes: number): FrameReader {
+    return new FrameReader({ maxFrameBytes, reusedChunks: this.#reusedChunks });
   }
 
   // ── memory budget (request-memory-budget.ts) ───────────────────────────────────────────────────────────────
