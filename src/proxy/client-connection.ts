@@ -50,7 +50,8 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   readonly #responses: ResponseQueue;
   readonly #opts: ClientConnectionOptions;
   readonly #warnings: RateLimitedLog;
-  #dispatching: Promise<void> = Promise.resolve();
+  /** The last dispatch step still waiting (a handler that awaited); null when every step so far is done. */
+  #dispatching: Promise<void> | null = null;
   #queued = 0;
   /** Why reading is paused: too many unanswered requests, or the memory budget is used up. */
   readonly #pauseReasons = new Set<'inflight' | 'memory'>();
@@ -235,7 +236,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
     this.#stopped = true;
     this.#frameDeadline.clear();
     this.#applyReading();
-    this.#dispatching = this.#dispatching.then(() => this.closeAfterResponses(reason));
+    this.#enqueue(() => this.closeAfterResponses(reason), (err) => this.#handlerFailed(err, { requestApiKey: -1, requestApiVersion: 0, correlationId: 0, clientId: this.clientId }));
   }
 
   /**
@@ -278,7 +279,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
       this.#drop(slot, charge);
       this.#handlerFailed(err, { requestApiKey: -1, requestApiVersion: 0, correlationId: 0, clientId: this.clientId });
     };
-    this.#dispatching = this.#dispatching.then(run).catch(failed);
+    this.#enqueue(run, failed);
   }
 
   #onFrame(frame: Buffer, charge: Charge): void {
@@ -312,10 +313,37 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
         this.#handlerFailed(err, header);
       }
     };
-    this.#dispatching = this.#dispatching.then(run).catch((err) => {
+    this.#enqueue(run, (err) => {
       this.#drop(slot, charge);
       this.#handlerFailed(err, header);
     });
+  }
+
+  /**
+   * Runs a dispatch step after the ones before it. When none is waiting (the common case: handlers that did not
+   * await), it runs right now, without a Promise and a microtask per request; a step that returns a promise makes
+   * the next ones wait for it.
+   */
+  #enqueue(step: () => void | Promise<void>, failed: (err: unknown) => void): void {
+    if (this.#dispatching !== null) {
+      this.#waitFor(this.#dispatching.then(step).catch(failed));
+      return;
+    }
+    let result: void | Promise<void>;
+    try {
+      result = step();
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    if (result instanceof Promise) this.#waitFor(result.catch(failed));
+  }
+
+  #waitFor(step: Promise<void>): void {
+    const tail: Promise<void> = step.then(() => {
+      if (this.#dispatching === tail) this.#dispatching = null;
+    });
+    this.#dispatching = tail;
   }
 
   #drop(slot: ResponseSlot, charge: Charge): void {
