@@ -17,11 +17,17 @@ export interface FrameReaderOptions {
   maxFrameBytes?: number;
   /** The caller reuses each chunk's memory once push() returns: frames are always copied out (see above). */
   reusedChunks?: boolean;
+  /**
+   * Where frame buffers come from (default Buffer.allocUnsafe): a buffer of exactly `size` bytes, contents
+   * unspecified (every byte is overwritten before the frame is handed out). The client side recycles them.
+   */
+  allocate?: (size: number) => Buffer;
 }
 
 export class FrameReader {
   private readonly maxFrameBytes: number;
   private readonly reusedChunks: boolean;
+  private readonly allocate: (size: number) => Buffer;
   /** The size prefix when it arrives split across chunks. */
   private readonly sizeBytes = Buffer.alloc(4);
   private sizeFilled = 0;
@@ -36,6 +42,7 @@ export class FrameReader {
     }
     this.maxFrameBytes = max;
     this.reusedChunks = options.reusedChunks === true;
+    this.allocate = options.allocate ?? Buffer.allocUnsafe;
   }
 
   /** Bytes held back waiting for the rest of a frame (for back-pressure and diagnostics). */
@@ -88,7 +95,7 @@ export class FrameReader {
 
       if (len - off >= size) {
         if (this.reusedChunks) {
-          const frame = Buffer.allocUnsafe(size);
+          const frame = this.allocate(size);
           chunk.copy(frame, 0, off, off + size);
           frames.push(frame);
         } else {
@@ -96,8 +103,8 @@ export class FrameReader {
         }
         off += size;
       } else {
-        // allocUnsafe is safe here: the frame is only handed out once every byte has been overwritten.
-        this.partial = Buffer.allocUnsafe(size);
+        // Unspecified contents are safe here: the frame is only handed out once every byte has been overwritten.
+        this.partial = this.allocate(size);
         this.partialFilled = 0;
       }
     }

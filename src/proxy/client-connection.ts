@@ -23,11 +23,19 @@ import { MAX_UNAUTHENTICATED_FRAME_BYTES, type ClientConnectionOptions } from '.
 import { RequestCharges, type Charge } from './request-charges.ts';
 import { FrameDeadline } from './frame-deadline.ts';
 import { readsOf } from './shared-read-socket.ts';
+import { DispatchQueue } from './dispatch-queue.ts';
+import { CLIENT_FRAMES } from './frame-pool.ts';
 
 // Re-exported: the options and the unauthenticated frame limit have always been imported from here.
 export { MAX_UNAUTHENTICATED_FRAME_BYTES, type ClientConnectionOptions } from './client-connection-options.ts';
 
 const DEFAULT_WARNINGS = new RateLimitedLog();
+
+/** Frames come from the shared pool (frame-pool.ts); a handler gives its frame back through ctx.frameDone(). */
+const takeFrame = (size: number): Buffer => CLIENT_FRAMES.take(size);
+function giveFrameBack(this: RequestContext): void {
+  CLIENT_FRAMES.give(this.frame);
+}
 
 let nextConnectionId = 1;
 
@@ -50,8 +58,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   readonly #responses: ResponseQueue;
   readonly #opts: ClientConnectionOptions;
   readonly #warnings: RateLimitedLog;
-  /** The last dispatch step still waiting (a handler that awaited); null when every step so far is done. */
-  #dispatching: Promise<void> | null = null;
+  readonly #dispatch = new DispatchQueue();
   #queued = 0;
   /** Why reading is paused: too many unanswered requests, or the memory budget is used up. */
   readonly #pauseReasons = new Set<'inflight' | 'memory'>();
@@ -154,7 +161,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   }
 
   #frameReader(maxFrameBytes: number): FrameReader {
-    return new FrameReader({ maxFrameBytes, reusedChunks: this.#reusedChunks });
+    return new FrameReader({ maxFrameBytes, reusedChunks: this.#reusedChunks, allocate: takeFrame });
   }
 
   // ── memory budget (request-memory-budget.ts) ───────────────────────────────────────────────────────────────
@@ -236,7 +243,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
     this.#stopped = true;
     this.#frameDeadline.clear();
     this.#applyReading();
-    this.#enqueue(() => this.closeAfterResponses(reason), (err) => this.#handlerFailed(err, { requestApiKey: -1, requestApiVersion: 0, correlationId: 0, clientId: this.clientId }));
+    this.#dispatch.enqueue(() => this.closeAfterResponses(reason), (err) => this.#handlerFailed(err, { requestApiKey: -1, requestApiVersion: 0, correlationId: 0, clientId: this.clientId }));
   }
 
   /**
@@ -273,13 +280,13 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
         responder.close(refusal);
         return;
       }
-      return this.#opts.dispatch(header.requestApiKey)({ header, frame, bodyOffset, connection: this }, responder);
+      return this.#opts.dispatch(header.requestApiKey)({ header, frame, bodyOffset, connection: this, frameDone: giveFrameBack }, responder);
     };
     const failed = (err: unknown): void => {
       this.#drop(slot, charge);
       this.#handlerFailed(err, { requestApiKey: -1, requestApiVersion: 0, correlationId: 0, clientId: this.clientId });
     };
-    this.#enqueue(run, failed);
+    this.#dispatch.enqueue(run, failed);
   }
 
   #onFrame(frame: Buffer, charge: Charge): void {
@@ -295,7 +302,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
     this.clientId = header.clientId;
     const slot = this.#responses.reserve();
     const handler = this.#opts.dispatch(header.requestApiKey);
-    const ctx: RequestContext = { header, frame, bodyOffset, connection: this };
+    const ctx: RequestContext = { header, frame, bodyOffset, connection: this, frameDone: giveFrameBack };
     const responder = this.#responderFor(slot, header, charge);
     this.#queued++;
     this.#maybePause();
@@ -313,37 +320,10 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
         this.#handlerFailed(err, header);
       }
     };
-    this.#enqueue(run, (err) => {
+    this.#dispatch.enqueue(run, (err) => {
       this.#drop(slot, charge);
       this.#handlerFailed(err, header);
     });
-  }
-
-  /**
-   * Runs a dispatch step after the ones before it. When none is waiting (the common case: handlers that did not
-   * await), it runs right now, without a Promise and a microtask per request; a step that returns a promise makes
-   * the next ones wait for it.
-   */
-  #enqueue(step: () => void | Promise<void>, failed: (err: unknown) => void): void {
-    if (this.#dispatching !== null) {
-      this.#waitFor(this.#dispatching.then(step).catch(failed));
-      return;
-    }
-    let result: void | Promise<void>;
-    try {
-      result = step();
-    } catch (err) {
-      failed(err);
-      return;
-    }
-    if (result instanceof Promise) this.#waitFor(result.catch(failed));
-  }
-
-  #waitFor(step: Promise<void>): void {
-    const tail: Promise<void> = step.then(() => {
-      if (this.#dispatching === tail) this.#dispatching = null;
-    });
-    this.#dispatching = tail;
   }
 
   #drop(slot: ResponseSlot, charge: Charge): void {

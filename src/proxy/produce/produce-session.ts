@@ -186,7 +186,9 @@ export class ProduceSession {
     }
     w.ticket = admission;
     w.cluster = admission.cluster;
-    if (this.#who !== null && w.records !== null) this.#px.inventory?.observe(this.#who, w.topic, admission.cluster, w.batches, w.records);
+    if (this.#who !== null && w.records !== null && this.#px.inventory?.observe(this.#who, w.topic, admission.cluster, w.batches, w.records) === true) {
+      w.recordsKept = true; // a batch was queued for schema sampling
+    }
     const client = this.#px.clusters[admission.cluster];
     const cached = client.cachedTopic(w.topic);
     if (cached !== undefined) return this.#located(w, cached);
