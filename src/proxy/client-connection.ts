@@ -24,18 +24,13 @@ import { RequestCharges, type Charge } from './request-charges.ts';
 import { FrameDeadline } from './frame-deadline.ts';
 import { readsOf } from './shared-read-socket.ts';
 import { DispatchQueue } from './dispatch-queue.ts';
-import { CLIENT_FRAMES } from './frame-pool.ts';
+import { giveFrameBack, takeClientFrame } from './frame-pool.ts';
+import { writeFrame } from './write-frame.ts';
 
 // Re-exported: the options and the unauthenticated frame limit have always been imported from here.
 export { MAX_UNAUTHENTICATED_FRAME_BYTES, type ClientConnectionOptions } from './client-connection-options.ts';
 
 const DEFAULT_WARNINGS = new RateLimitedLog();
-
-/** Frames come from the shared pool (frame-pool.ts); a handler gives its frame back through ctx.frameDone(). */
-const takeFrame = (size: number): Buffer => CLIENT_FRAMES.take(size);
-function giveFrameBack(this: RequestContext): void {
-  CLIENT_FRAMES.give(this.frame);
-}
 
 let nextConnectionId = 1;
 
@@ -161,7 +156,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   }
 
   #frameReader(maxFrameBytes: number): FrameReader {
-    return new FrameReader({ maxFrameBytes, reusedChunks: this.#reusedChunks, allocate: takeFrame });
+    return new FrameReader({ maxFrameBytes, reusedChunks: this.#reusedChunks, allocate: takeClientFrame });
   }
 
   // ── memory budget (request-memory-budget.ts) ───────────────────────────────────────────────────────────────
@@ -202,14 +197,14 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
     // The frame that was being assembled (if any) is the first one this chunk completes and is charged already;
     // a frame started in this chunk and not complete yet is charged its whole announced size now.
     const charges = this.#charges.chargeFrames(frames, this.#frames.pendingFrameSize);
-    for (const [i, frame] of frames.entries()) {
+    for (let i = 0; i < frames.length; i++) {
       if (this.#closing || this.#ending || this.#stopped) {
         // Read after a fatal frame (or a close): never dispatched.
-        for (const c of charges.slice(i)) this.#release(c);
+        for (let j = i; j < charges.length; j++) this.#release(charges[j]);
         break;
       }
-      if (this.auth !== null) this.#onGuardedFrame(frame, this.auth, charges[i]);
-      else this.#onFrame(frame, charges[i]);
+      if (this.auth !== null) this.#onGuardedFrame(frames[i], this.auth, charges[i]);
+      else this.#onFrame(frames[i], charges[i]);
     }
     this.#afterRead(frames.length > 0);
   }
@@ -369,10 +364,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   }
 
   #write(chunks: Buffer[]): void {
-    if (this.#closed || this.#closing) return;
-    this.#socket.cork();
-    for (const c of chunks) this.#socket.write(c);
-    this.#socket.uncork();
+    if (!this.#closed && !this.#closing) writeFrame(this.#socket, chunks);
   }
 
   // ── pausing ────────────────────────────────────────────────────────────────────────────────────────────────

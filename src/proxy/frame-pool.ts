@@ -73,3 +73,13 @@ export class FramePool {
 
 /** The pool every client connection's frames come from (reads are handled one at a time on the event loop). */
 export const CLIENT_FRAMES = new FramePool();
+
+/** A client frame of `size` bytes from the shared pool (the FrameReader's allocator). */
+export function takeClientFrame(size: number): Buffer {
+  return CLIENT_FRAMES.take(size);
+}
+
+/** RequestContext.frameDone: the request's frame goes back to the shared pool. */
+export function giveFrameBack(this: { frame: Buffer }): void {
+  CLIENT_FRAMES.give(this.frame);
+}
