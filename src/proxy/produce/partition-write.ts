@@ -55,11 +55,12 @@ export class PartitionWrite {
    */
   recordsKept = false;
 
-  constructor(topic: string, partition: number, records: Buffer | null) {
+  /** `startedAt`: the request's one timestamp, shared by its partitions (default now). */
+  constructor(topic: string, partition: number, records: Buffer | null, startedAt = performance.now()) {
     this.topic = topic;
     this.partition = partition;
     this.records = records;
-    this.startedAt = performance.now();
+    this.startedAt = startedAt;
   }
 
   get settled(): boolean {

@@ -50,6 +50,8 @@ export class ProduceSession {
   readonly #who: ProducerIdentity | null;
   readonly #concerns: readonly ProduceConcern[];
   #unsettled = 0;
+  /** When the request was decoded: every partition's produce latency starts here (one clock read per request). */
+  readonly #startedAt = performance.now();
 
   constructor(px: ProxyContext, who: ProducerIdentity | null) {
     this.#px = px;
@@ -59,7 +61,7 @@ export class ProduceSession {
 
   /** A partition of the client's request, in the client's order. */
   add(topic: string, partition: number, records: Buffer | null): PartitionWrite {
-    const w = new PartitionWrite(topic, partition, records);
+    const w = new PartitionWrite(topic, partition, records, this.#startedAt);
     this.writes.push(w);
     this.#unsettled++;
     return w;
