@@ -18,8 +18,11 @@ const DEFAULT_MAX_FREE_BYTES = 16 * 1024 * 1024;
 
 export class FramePool {
   readonly #free = new Map<number, ArrayBuffer[]>();
-  /** Backing stores handed out and not given back: only these are taken back (a second give is ignored). */
-  readonly #out = new WeakSet<ArrayBuffer>();
+  /**
+   * Frames handed out and not given back, keyed by the frame object itself (not its memory): a second give of a
+   * frame is ignored even after its memory was handed out again for a newer frame.
+   */
+  readonly #out = new WeakSet<Buffer>();
   readonly #maxFreeBytes: number;
   #freeBytes = 0;
   /** Frames served from a recycled buffer / from a new one (tests, diagnostics). */
@@ -50,8 +53,9 @@ export class FramePool {
       // allocUnsafeSlow: a backing store of its own (not a slice of Node's pool), not zero-filled.
       store = Buffer.allocUnsafeSlow(classBytes).buffer as ArrayBuffer;
     }
-    this.#out.add(store);
-    return Buffer.from(store, 0, size);
+    const frame = Buffer.from(store, 0, size);
+    this.#out.add(frame);
+    return frame;
   }
 
   /**
@@ -59,9 +63,8 @@ export class FramePool {
    * come from take(), or were given back already, are ignored.
    */
   give(frame: Buffer): void {
+    if (!this.#out.delete(frame)) return;
     const store = frame.buffer as ArrayBuffer;
-    if (frame.byteOffset !== 0 || !this.#out.has(store)) return;
-    this.#out.delete(store);
     const classBytes = store.byteLength;
     if (this.#freeBytes + classBytes > this.#maxFreeBytes) return;
     let list = this.#free.get(classBytes);

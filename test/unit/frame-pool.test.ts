@@ -33,8 +33,10 @@ test('only its own frames, once each, come back; small and huge frames are plain
   pool.give(f);
   assert.equal(pool.freeBytes, 16 * 1024, 'a second give is ignored');
   const g = pool.take(9_000);
+  assert.equal(g.buffer, f.buffer, 'f\'s memory serves g');
+  pool.give(f);
   const h = pool.take(9_000);
-  assert.notEqual(g.buffer, h.buffer, 'a buffer is never handed out twice');
+  assert.notEqual(g.buffer, h.buffer, 'a stale give of f does not free g, which now owns that memory');
 });
 
 test('free memory is bounded', () => {
