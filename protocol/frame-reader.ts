@@ -5,6 +5,8 @@
 // - a frame that spans chunks is copied once into a buffer allocated at its final size (the size prefix tells us
 //   how much to allocate; no growing, no second concatenation).
 // Slices keep their whole chunk alive; socket chunks are at most a few hundred KiB, so that is the cheaper trade.
+// - with `reusedChunks` (the socket reads into one buffer it reuses) every frame is copied once into its own
+//   exactly-sized buffer, so no frame points into memory the next read overwrites.
 
 import { KafkaCodecError, KafkaCodecErrorCode } from './errors.ts';
 
@@ -13,10 +15,19 @@ export const DEFAULT_MAX_FRAME_BYTES = 100 * 1024 * 1024;
 export interface FrameReaderOptions {
   /** Frames announcing more bytes than this are rejected before anything is allocated. */
   maxFrameBytes?: number;
+  /** The caller reuses each chunk's memory once push() returns: frames are always copied out (see above). */
+  reusedChunks?: boolean;
+  /**
+   * Where frame buffers come from (default Buffer.allocUnsafe): a buffer of exactly `size` bytes, contents
+   * unspecified (every byte is overwritten before the frame is handed out). The client side recycles them.
+   */
+  allocate?: (size: number) => Buffer;
 }
 
 export class FrameReader {
   private readonly maxFrameBytes: number;
+  private readonly reusedChunks: boolean;
+  private readonly allocate: (size: number) => Buffer;
   /** The size prefix when it arrives split across chunks. */
   private readonly sizeBytes = Buffer.alloc(4);
   private sizeFilled = 0;
@@ -30,6 +41,8 @@ export class FrameReader {
       throw new RangeError(`maxFrameBytes must be an integer in [0, 2^31-1], got ${max}`);
     }
     this.maxFrameBytes = max;
+    this.reusedChunks = options.reusedChunks === true;
+    this.allocate = options.allocate ?? Buffer.allocUnsafe;
   }
 
   /** Bytes held back waiting for the rest of a frame (for back-pressure and diagnostics). */
@@ -81,11 +94,17 @@ export class FrameReader {
       this.checkSize(size);
 
       if (len - off >= size) {
-        frames.push(chunk.subarray(off, off + size));
+        if (this.reusedChunks) {
+          const frame = this.allocate(size);
+          chunk.copy(frame, 0, off, off + size);
+          frames.push(frame);
+        } else {
+          frames.push(chunk.subarray(off, off + size));
+        }
         off += size;
       } else {
-        // allocUnsafe is safe here: the frame is only handed out once every byte has been overwritten.
-        this.partial = Buffer.allocUnsafe(size);
+        // Unspecified contents are safe here: the frame is only handed out once every byte has been overwritten.
+        this.partial = this.allocate(size);
         this.partialFilled = 0;
       }
     }

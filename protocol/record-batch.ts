@@ -101,11 +101,17 @@ export class BatchView {
   /** Total batch size: LOG_OVERHEAD + batchLength. */
   readonly byteLength: number;
 
-  constructor(buffer: Buffer, offset: number) {
-    const length = entryLength(buffer, offset);
-    const magic = buffer.readInt8(offset + MAGIC_OFFSET);
-    if (magic !== 2) {
-      throw new RecordBatchError(RecordBatchErrorCode.notMagic2, offset, `expected a magic-2 batch, found magic ${magic}`);
+  /** `checkedLength`: the entry's size, already checked by the caller (with magic 2) — the header is read once. */
+  constructor(buffer: Buffer, offset: number, checkedLength?: number) {
+    let length: number;
+    if (checkedLength === undefined) {
+      length = entryLength(buffer, offset);
+      const magic = buffer.readInt8(offset + MAGIC_OFFSET);
+      if (magic !== 2) {
+        throw new RecordBatchError(RecordBatchErrorCode.notMagic2, offset, `expected a magic-2 batch, found magic ${magic}`);
+      }
+    } else {
+      length = checkedLength;
     }
     this.buffer = buffer;
     this.offset = offset;
@@ -256,7 +262,7 @@ export function readBatchHeaders(records: Buffer): BatchView[] | 'legacy' | stri
     while (offset < records.length) {
       const length = entryLength(records, offset);
       if (records.readInt8(offset + MAGIC_OFFSET) !== 2) return 'legacy';
-      out.push(new BatchView(records, offset));
+      out.push(new BatchView(records, offset, length));
       offset += length;
     }
   } catch (err) {

@@ -152,7 +152,7 @@ export class ProducerInventory {
    * One partition's records of one Produce request, after routing. `batches` are the Produce path's own header
    * pass over `records` (splitBatches, already checked): no second pass, no record read, O(batches).
    */
-  observe(who: ProducerIdentity, topic: string, cluster: Cluster, batches: readonly BatchView[], records: Buffer | null, now = Date.now()): void {
+  observe(who: ProducerIdentity, topic: string, cluster: Cluster, batches: readonly BatchView[], records: Buffer | null, now = Date.now()): boolean {
     const t = this.#topic(topic);
     const key = `${who.clientId ?? ''}\u0000${who.softwareName ?? ''}\u0000${who.principal ?? ''}`;
     let p = t.producers.get(key);
@@ -168,6 +168,8 @@ export class ProducerInventory {
     addBounded(p.remoteAddresses, who.remoteAddress.replace(/:\d+$/, ''));
     p.clusters.add(cluster);
     let recs = 0;
+    /** A batch view went into the sampler's queue: the caller must keep the frame (PartitionWrite.recordsKept). */
+    let queued = false;
     const bytes = records?.length ?? 0;
     for (const b of batches) {
       recs += b.recordCount;
@@ -178,7 +180,7 @@ export class ProducerInventory {
         addBounded(p.producerIds, `${producerId}`);
       }
       if (b.isTransactional) p.transactional = true;
-      if (!b.isControl && t.batchesSeen++ % this.#sampleEvery === 0) this.#sampler.offer(topic, b);
+      if (!b.isControl && t.batchesSeen++ % this.#sampleEvery === 0 && this.#sampler.offer(topic, b)) queued = true;
     }
     const dt = Math.max(1, now - p.lastSeen);
     const decay = Math.pow(0.5, dt / RATE_HALF_LIFE_MS);
@@ -188,6 +190,7 @@ export class ProducerInventory {
     p.records += recs;
     p.bytes += bytes;
     p.lastSeen = now;
+    return queued;
   }
 
   /** Schema ids seen on these topics (for the schema gate), with the parts (key/value) that carried them. */

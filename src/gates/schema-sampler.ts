@@ -7,8 +7,8 @@
 // Codecs: gzip and zstd (node:zlib). Snappy and lz4 need libraries the proxy does not carry: such batches are
 // counted in `stats.unsupportedCodec` and not sampled.
 //
-// Holding a view of the client's frame is safe: frames are fresh buffers that are never recycled (frame-reader.ts),
-// and the in-place producer-id rewrite touches only the 61-byte header, which a sample does not read. The byte
+// Holding a view of the client's frame is safe: a frame with a queued batch is never recycled (offer() returns true,
+// and the Produce path marks the write recordsKept; src/proxy/frame-pool.ts), and the in-place producer-id rewrite touches only the 61-byte header, which a sample does not read. The byte
 // budget bounds how much client memory the queue can keep alive.
 import zlib from 'node:zlib';
 import { BATCH_HEADER_SIZE, Compression, type BatchView } from '../../protocol/record-batch.ts';

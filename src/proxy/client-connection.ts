@@ -22,6 +22,10 @@ import { RateLimitedLog } from '../rate-limited-log.ts';
 import { MAX_UNAUTHENTICATED_FRAME_BYTES, type ClientConnectionOptions } from './client-connection-options.ts';
 import { RequestCharges, type Charge } from './request-charges.ts';
 import { FrameDeadline } from './frame-deadline.ts';
+import { readsOf } from './shared-read-socket.ts';
+import { DispatchQueue } from './dispatch-queue.ts';
+import { giveFrameBack, takeClientFrame } from './frame-pool.ts';
+import { writeFrame } from './write-frame.ts';
 
 // Re-exported: the options and the unauthenticated frame limit have always been imported from here.
 export { MAX_UNAUTHENTICATED_FRAME_BYTES, type ClientConnectionOptions } from './client-connection-options.ts';
@@ -43,11 +47,13 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   readonly #socket: net.Socket;
   /** Until a SASL login succeeds the frame limit is small (unauthenticated peers must not make us allocate MiBs). */
   #frames: FrameReader;
+  /** The socket reads into a buffer reused after each chunk (shared-read-socket.ts): frames must be copied out. */
+  #reusedChunks = false;
   #fullFramesPending = false;
   readonly #responses: ResponseQueue;
   readonly #opts: ClientConnectionOptions;
   readonly #warnings: RateLimitedLog;
-  #dispatching: Promise<void> = Promise.resolve();
+  readonly #dispatch = new DispatchQueue();
   #queued = 0;
   /** Why reading is paused: too many unanswered requests, or the memory budget is used up. */
   readonly #pauseReasons = new Set<'inflight' | 'memory'>();
@@ -75,10 +81,10 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
     this.advertisedNodes = opts.advertisedNodes;
     this.principal = opts.principal ?? null;
     this.log = opts.logger.child({ conn: this.id, remote: this.remoteAddress, ...(opts.listener !== undefined ? { listener: opts.listener } : {}) });
-    this.#frames = new FrameReader({ maxFrameBytes: opts.authenticator ? Math.min(opts.maxFrameBytes, MAX_UNAUTHENTICATED_FRAME_BYTES) : opts.maxFrameBytes });
     this.#responses = new ResponseQueue((chunks) => this.#write(chunks));
     this.#socket.setNoDelay(true);
-    this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#reusedChunks = readsOf(this.#socket, (chunk: Buffer) => this.#onData(chunk));
+    this.#frames = this.#frameReader(opts.authenticator ? Math.min(opts.maxFrameBytes, MAX_UNAUTHENTICATED_FRAME_BYTES) : opts.maxFrameBytes);
     this.#socket.on('error', (err) => this.log.debug({ err: err.message }, 'client socket error'));
     this.#socket.on('close', () => this.#onClose());
     this.#socket.on('drain', () => this.#maybeResume());
@@ -144,9 +150,13 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
 
   #maybeUseFullFrames(): void {
     if (this.#fullFramesPending && this.#frames.bufferedBytes === 0) {
-      this.#frames = new FrameReader({ maxFrameBytes: this.#opts.maxFrameBytes });
+      this.#frames = this.#frameReader(this.#opts.maxFrameBytes);
       this.#fullFramesPending = false;
     }
+  }
+
+  #frameReader(maxFrameBytes: number): FrameReader {
+    return new FrameReader({ maxFrameBytes, reusedChunks: this.#reusedChunks, allocate: takeClientFrame });
   }
 
   // ── memory budget (request-memory-budget.ts) ───────────────────────────────────────────────────────────────
@@ -187,14 +197,14 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
     // The frame that was being assembled (if any) is the first one this chunk completes and is charged already;
     // a frame started in this chunk and not complete yet is charged its whole announced size now.
     const charges = this.#charges.chargeFrames(frames, this.#frames.pendingFrameSize);
-    for (const [i, frame] of frames.entries()) {
+    for (let i = 0; i < frames.length; i++) {
       if (this.#closing || this.#ending || this.#stopped) {
         // Read after a fatal frame (or a close): never dispatched.
-        for (const c of charges.slice(i)) this.#release(c);
+        for (let j = i; j < charges.length; j++) this.#release(charges[j]);
         break;
       }
-      if (this.auth !== null) this.#onGuardedFrame(frame, this.auth, charges[i]);
-      else this.#onFrame(frame, charges[i]);
+      if (this.auth !== null) this.#onGuardedFrame(frames[i], this.auth, charges[i]);
+      else this.#onFrame(frames[i], charges[i]);
     }
     this.#afterRead(frames.length > 0);
   }
@@ -228,7 +238,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
     this.#stopped = true;
     this.#frameDeadline.clear();
     this.#applyReading();
-    this.#dispatching = this.#dispatching.then(() => this.closeAfterResponses(reason));
+    this.#dispatch.enqueue(() => this.closeAfterResponses(reason), (err) => this.#handlerFailed(err, { requestApiKey: -1, requestApiVersion: 0, correlationId: 0, clientId: this.clientId }));
   }
 
   /**
@@ -265,13 +275,13 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
         responder.close(refusal);
         return;
       }
-      return this.#opts.dispatch(header.requestApiKey)({ header, frame, bodyOffset, connection: this }, responder);
+      return this.#opts.dispatch(header.requestApiKey)({ header, frame, bodyOffset, connection: this, frameDone: giveFrameBack }, responder);
     };
     const failed = (err: unknown): void => {
       this.#drop(slot, charge);
       this.#handlerFailed(err, { requestApiKey: -1, requestApiVersion: 0, correlationId: 0, clientId: this.clientId });
     };
-    this.#dispatching = this.#dispatching.then(run).catch(failed);
+    this.#dispatch.enqueue(run, failed);
   }
 
   #onFrame(frame: Buffer, charge: Charge): void {
@@ -287,7 +297,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
     this.clientId = header.clientId;
     const slot = this.#responses.reserve();
     const handler = this.#opts.dispatch(header.requestApiKey);
-    const ctx: RequestContext = { header, frame, bodyOffset, connection: this };
+    const ctx: RequestContext = { header, frame, bodyOffset, connection: this, frameDone: giveFrameBack };
     const responder = this.#responderFor(slot, header, charge);
     this.#queued++;
     this.#maybePause();
@@ -305,7 +315,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
         this.#handlerFailed(err, header);
       }
     };
-    this.#dispatching = this.#dispatching.then(run).catch((err) => {
+    this.#dispatch.enqueue(run, (err) => {
       this.#drop(slot, charge);
       this.#handlerFailed(err, header);
     });
@@ -354,10 +364,7 @@ export class ClientConnection implements ConnectionView, MemoryPressureListener 
   }
 
   #write(chunks: Buffer[]): void {
-    if (this.#closed || this.#closing) return;
-    this.#socket.cork();
-    for (const c of chunks) this.#socket.write(c);
-    this.#socket.uncork();
+    if (!this.#closed && !this.#closing) writeFrame(this.#socket, chunks);
   }
 
   // ── pausing ────────────────────────────────────────────────────────────────────────────────────────────────

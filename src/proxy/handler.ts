@@ -46,6 +46,11 @@ export interface RequestContext {
   frame: Buffer;
   bodyOffset: number;
   connection: ConnectionView;
+  /**
+   * The handler promises that nothing refers to `frame` or any view of it any more (upstream writes done, nothing
+   * kept): its memory is reused for a later frame (frame-pool.ts). Optional to call; never call it otherwise.
+   */
+  frameDone?(): void;
 }
 
 /** How a request is settled: exactly one of these is called, now or later. */

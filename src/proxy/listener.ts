@@ -14,6 +14,7 @@ import { normalizeAddress, type ConnectionLimiter } from '../security/connection
 import { NO_SECURITY_EVENTS, type SecurityEvents } from '../security/events.ts';
 import type { RequestMemoryBudget } from './request-memory-budget.ts';
 import { RateLimitedLog } from '../rate-limited-log.ts';
+import { adoptForSharedReads } from './shared-read-socket.ts';
 
 export interface ListenerOptions {
   host: string;
@@ -74,7 +75,9 @@ export class ProxyListener {
         socket.destroy();
       },
     });
-    this.#server = net.createServer((socket) => this.#accept(socket));
+    // Plain TCP: the accepted socket moves to one that reads into the shared buffer (shared-read-socket.ts).
+    const plain = this.#tls === null;
+    this.#server = net.createServer({ pauseOnConnect: plain }, (socket) => this.#accept(plain ? adoptForSharedReads(socket) : socket));
     this.#server.on('error', (err) => opts.logger.error({ err }, 'listener error'));
   }
 

@@ -84,6 +84,7 @@ export class WriteBackConcern implements ProduceConcern {
     const now = performance.now();
     let offset = baseOffset;
     const copies: Promise<void>[] = [];
+    w.recordsKept = true; // the copier's queue holds views of the client's frame
     for (const b of w.batches) {
       const span = b.lastOffsetDelta + 1;
       // The batch is a slice of the client's frame, already sent to the target: the copy may patch it in place.

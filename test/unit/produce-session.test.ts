@@ -134,7 +134,7 @@ function batch(producerId = -1n, baseSequence = -1, records = 2): Buffer {
   return buildBatch({ producerId, producerEpoch: producerId >= 0n ? 0 : -1, baseSequence, records: Array.from({ length: records }, (_, i) => ({ key: `k${i}`, value: 'v' })) });
 }
 
-async function produce(px: ProxyContext, topics: { name: string; partitions: { index: number; records: Buffer }[] }[], acks = -1): Promise<ProduceResponse | null> {
+async function produce(px: ProxyContext, topics: { name: string; partitions: { index: number; records: Buffer }[] }[], acks = -1, events: string[] = []): Promise<ProduceResponse | null> {
   const req: ProduceRequest = { transactionalId: null, acks, timeoutMs: 30_000, topicData: topics.map((t) => ({ name: t.name, topicId: ZERO_UUID, partitionData: t.partitions })) };
   lastRequest = req;
   const frame = Buffer.concat(encodeRequestFrame({ requestApiKey: ApiKey.Produce, requestApiVersion: VERSION, correlationId: 42, clientId: 'test' }, req)).subarray(4);
@@ -142,11 +142,14 @@ async function produce(px: ProxyContext, topics: { name: string; partitions: { i
   const connection = { id: 1, remoteAddress: '127.0.0.1:1', clientSoftware: null, clientId: 'test', principal: null, listener: 'default', advertisedNodes: undefined, log, auth: null, close() {}, closeAfterResponses() {}, authenticated() {} };
   return new Promise((resolve, reject) => {
     const respond = {
-      send: (chunks: Buffer[]) => resolve(decodeResponse(Buffer.concat(chunks).subarray(4), ApiKey.Produce, VERSION).body as ProduceResponse),
+      send: (chunks: Buffer[]) => {
+        events.push('answer');
+        resolve(decodeResponse(Buffer.concat(chunks).subarray(4), ApiKey.Produce, VERSION).body as ProduceResponse);
+      },
       none: () => resolve(null),
       close: (reason: string) => reject(new Error(reason)),
     };
-    const ctx: RequestContext = { header, frame, bodyOffset, connection };
+    const ctx: RequestContext = { header, frame, bodyOffset, connection, frameDone: () => events.push('frame done') };
     Promise.resolve(produceHandler(px)(ctx, respond)).catch(reject);
   });
 }
@@ -268,4 +271,32 @@ test('a write held by a move is checked again before it is sent: a concern that 
   assert.equal(calls.sends.length, 0, 'nothing was sent upstream');
   assert.equal(calls.abandons.length, 1, 'the ticket was abandoned (no attempt), so a drain does not wait for it');
   assert.equal(calls.completes.length, 0);
+});
+
+// The client's frame is recycled (RequestContext.frameDone, src/proxy/frame-pool.ts) only once nothing can read it.
+test('frame recycling: given back once, after the answer, when every write was answered and nothing kept the records', async () => {
+  const { px } = fakeContext({ leaderOf: (_t, p) => (p % 2 === 0 ? 1 : 2) });
+  const events: string[] = [];
+  await produce(px, [{ name: 't', partitions: [0, 1, 2].map((index) => ({ index, records: batch() })) }], -1, events);
+  assert.deepEqual(events, ['answer', 'frame done']);
+});
+
+test('frame recycling: kept when a concern keeps a view of the records (write-back, schema sampling), and for acks=0', async () => {
+  const keeper: ProduceConcern = { settled: (w: PartitionWrite) => { if (w.partition === 1) w.recordsKept = true; } };
+  const { px } = fakeContext({ concerns: [keeper] });
+  const kept: string[] = [];
+  await produce(px, [{ name: 't', partitions: [0, 1].map((index) => ({ index, records: batch() })) }], -1, kept);
+  assert.deepEqual(kept, ['answer'], 'one write kept its records: the frame is not given back');
+
+  const fire: string[] = [];
+  await produce(fakeContext({}).px, [{ name: 't', partitions: [{ index: 0, records: batch() }] }], 0, fire);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(fire, [], 'acks=0: the upstream write may still be queued in the socket');
+});
+
+test('frame recycling: given back after a broken upstream connection (its writes were destroyed with it)', async () => {
+  const { px } = fakeContext({ script: { 't/0': 'hang-up' } });
+  const events: string[] = [];
+  await produce(px, [{ name: 't', partitions: [{ index: 0, records: batch() }] }], -1, events);
+  assert.deepEqual(events, ['answer', 'frame done']);
 });

@@ -89,6 +89,17 @@ function respondNow(px: ProxyContext, ctx: RequestContext, respond: Responder, r
   px.metrics?.producedResponse(session.writes);
   if (req.acks === 0) return;
   respond.send(encodeClientAnswer(ctx.header.requestApiVersion, ctx.header.correlationId, req, session.writes, throttleTimeMs));
+  if (frameIsFree(session)) ctx.frameDone?.();
+}
+
+/**
+ * Whether nothing refers to the client's frame any more, once the answer (encoded from the settled results, not
+ * from the frame) is written: every upstream write was answered or its connection destroyed (acks=0 is not asked:
+ * its write may still be queued in the socket), and no concern kept a view of the records.
+ */
+function frameIsFree(session: ProduceSession): boolean {
+  for (const w of session.writes) if (w.recordsKept) return false;
+  return true;
 }
 
 function identityOf(ctx: RequestContext): ProducerIdentity {

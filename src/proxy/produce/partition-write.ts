@@ -48,12 +48,19 @@ export class PartitionWrite {
    * `result` before it resolves.
    */
   answerAfter: Promise<void> | null = null;
+  /**
+   * Code that keeps `records` (or a view of the client's frame, e.g. a BatchView) past the client's answer sets
+   * this: write-back's copy queue, the schema sampler's queue. Otherwise the frame's memory is reused for a later
+   * request once the answer is written (frame-pool.ts).
+   */
+  recordsKept = false;
 
-  constructor(topic: string, partition: number, records: Buffer | null) {
+  /** `startedAt`: the request's one timestamp, shared by its partitions (default now). */
+  constructor(topic: string, partition: number, records: Buffer | null, startedAt = performance.now()) {
     this.topic = topic;
     this.partition = partition;
     this.records = records;
-    this.startedAt = performance.now();
+    this.startedAt = startedAt;
   }
 
   get settled(): boolean {

@@ -50,6 +50,8 @@ export class ProduceSession {
   readonly #who: ProducerIdentity | null;
   readonly #concerns: readonly ProduceConcern[];
   #unsettled = 0;
+  /** When the request was decoded: every partition's produce latency starts here (one clock read per request). */
+  readonly #startedAt = performance.now();
 
   constructor(px: ProxyContext, who: ProducerIdentity | null) {
     this.#px = px;
@@ -59,7 +61,7 @@ export class ProduceSession {
 
   /** A partition of the client's request, in the client's order. */
   add(topic: string, partition: number, records: Buffer | null): PartitionWrite {
-    const w = new PartitionWrite(topic, partition, records);
+    const w = new PartitionWrite(topic, partition, records, this.#startedAt);
     this.writes.push(w);
     this.#unsettled++;
     return w;
@@ -186,7 +188,9 @@ export class ProduceSession {
     }
     w.ticket = admission;
     w.cluster = admission.cluster;
-    if (this.#who !== null && w.records !== null) this.#px.inventory?.observe(this.#who, w.topic, admission.cluster, w.batches, w.records);
+    if (this.#who !== null && w.records !== null && this.#px.inventory?.observe(this.#who, w.topic, admission.cluster, w.batches, w.records) === true) {
+      w.recordsKept = true; // a batch was queued for schema sampling
+    }
     const client = this.#px.clusters[admission.cluster];
     const cached = client.cachedTopic(w.topic);
     if (cached !== undefined) return this.#located(w, cached);
