@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CACHE_DIR, LIBS_DIR } from '../../scripts/kafka/testbed.ts';
 import { parseSummary } from '../../bench/clients/java-perf.ts';
+import { reapAtEnd } from './reap.ts';
 
 export interface JavaRecord {
   key: string | null;
@@ -233,6 +234,7 @@ export function startJavaProducerStream(opts: JavaProducerStreamOptions): JavaPr
   const child = spawn('java', ['-cp', `${classesDir}${path.delimiter}${kafkaClasspath()}`, 'KmpTestProducer', opts.bootstrap, opts.topic, ...props], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  reapAtEnd(child);
   let stdout = '';
   let stderr = '';
   let partial = '';

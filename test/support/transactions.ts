@@ -1,26 +1,15 @@
 // Helpers for kmp's transaction tests: the scripted Java transactional producer (java/KmpTxnProducer.java),
 // read_committed reads straight from one cluster, and the open-transaction check (DescribeProducers).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { after } from 'node:test';
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CACHE_DIR, LIBS_DIR } from '../../scripts/kafka/testbed.ts';
 import rdkafka from '@confluentinc/kafka-javascript';
 import { bootstrapOf, type ClusterName } from './kafka.ts';
+import { reapAtEnd } from './reap.ts';
 
 const SOURCE = path.join(import.meta.dirname, 'java', 'KmpTxnProducer.java');
-
-/**
- * Java producers still running. A test that fails between start and finish() would leave its JVM alive, and
- * the JVM's pipes keep the test file's process (and so the whole `node --test` run) waiting forever: every
- * producer still alive when the file's tests end is killed. Registered at import time, so on the file's root.
- */
-const running = new Set<ChildProcess>();
-after(() => {
-  for (const child of running) child.kill('SIGKILL');
-  running.clear();
-});
 
 function classes(): string {
   const source = fs.readFileSync(SOURCE);
@@ -57,8 +46,7 @@ export function startJavaTxnProducer(bootstrap: string, transactionalId: string,
     '-cp', `${classes()}${path.delimiter}${path.join(LIBS_DIR, '*')}`, 'KmpTxnProducer', bootstrap, transactionalId,
     ...Object.entries(props).map(([k, v]) => `${k}=${v}`),
   ], { stdio: ['pipe', 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
+  reapAtEnd(child);
   const out: string[] = [];
   let partial = '';
   let stderr = '';
