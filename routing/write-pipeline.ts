@@ -60,6 +60,9 @@ export interface PipelineOptions {
 
 type Record = (outcome: AuditOutcome, changes: readonly RouteChange[], details: AuditDetails) => Promise<void>;
 
+/** How long a move waits for the coordinator's routes to reach the version this member applied. */
+const CATCH_UP_MS = 3_000;
+
 export class WritePipeline {
   readonly #o: PipelineOptions;
   readonly #active = new Set<{ readonly scope: OperationScope; readonly label: string }>();
@@ -80,6 +83,7 @@ export class WritePipeline {
     const record: Record = (outcome, changes, details) =>
       dryRun ? Promise.resolve() : this.#recordAudit(op, options.who, reason, outcome, changes, details);
 
+    await this.#coordinatorCaughtUp();
     const snapshot = this.#o.table.snapshot;
     let plan: RoutePlan;
     try {
@@ -103,6 +107,19 @@ export class WritePipeline {
       return await this.#execute(op, plan, snapshot, { ...options, reason, force, dryRun }, record);
     } finally {
       this.#active.delete(claim);
+    }
+  }
+
+  /**
+   * In a fleet a member installs a version from the move's commit message (participant) a little before its
+   * coordinator adopts it from the route log (store subscription). A move taken in between would be proposed on
+   * the older version and lose the compare-and-set (409) although nothing else changed: wait, briefly, for the
+   * coordinator to see what this member already applied.
+   */
+  async #coordinatorCaughtUp(): Promise<void> {
+    const deadline = Date.now() + CATCH_UP_MS;
+    while (this.#o.coordinator.routes.version < this.#o.table.version && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
 
