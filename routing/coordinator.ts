@@ -128,7 +128,7 @@ export class MoveCoordinator {
     const moveId = this.#newMoveId();
     const members = new Set(this.#transport.members());
     const { signal, ...spec } = request;
-    const prepare: PrepareMessage = { type: 'prepare', moveId, ...spec };
+    const prepare: PrepareMessage = { type: 'prepare', moveId, ...spec, asked: [...members] };
     // A member that never answers (paused, cut off) must not hold the move forever: after timeoutMs (plus a grace
     // for answers in flight) it counts as failed and the move aborts — unless its lease ran out first (gone).
     const deadline = request.timeoutMs + REPLY_GRACE_MS;

@@ -41,6 +41,12 @@ export interface PrepareMessage {
   readonly timeoutMs: number;
   readonly maxHeldRequests: number;
   readonly inDoubt: 'abort' | 'reject';
+  /**
+   * The members whose answer the coordinator waits for (absent from older coordinators: treated as not asked).
+   * An asked member's writes may flow until its hold starts — the move cannot commit without its prepared —
+   * which lets open transactions finish and keeps the warm-up invisible; one not asked must refuse them.
+   */
+  readonly asked?: readonly string[];
 }
 
 export interface CommitMessage {

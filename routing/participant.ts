@@ -46,7 +46,9 @@ interface LocalMove {
   readonly markFinished: () => void;
   /** The topics this move moves, as known when its prepare arrived. */
   readonly covers: (topic: string) => boolean;
-  /** The barrier holds the move's topics (from barrier.move on): until then blocks() refuses them. */
+  /** The coordinator waits for this member's prepared (it was asked): its writes may flow until the hold. */
+  asked: boolean;
+  /** The barrier holds the move's topics (from barrier.move on): until then blocks() refuses them (unless asked). */
   holding: boolean;
 }
 
@@ -128,9 +130,12 @@ export class MoveParticipant {
    * coordinator counts only the members it asked — so a write forwarded now could land on the old cluster after
    * the new route was committed. (Found by the simulation: a member back from a partition read a prepare while
    * it still waited for the previous move to finish, and forwarded on the old route as the move committed.)
+   * A member the coordinator asked is not refused before its hold: the move cannot commit without its prepared,
+   * which it sends only after holding and draining; refusing it would stall open transactions (their data must
+   * reach the old cluster before the drain ends) and make every warm-up visible to producers.
    */
   blocks(topic: string): boolean {
-    for (const m of this.#moves.values()) if (!m.holding && m.covers(topic)) return true;
+    for (const m of this.#moves.values()) if (!m.holding && !m.asked && m.covers(topic)) return true;
     for (const covers of this.#undecided.values()) if (covers(topic)) return true;
     return false;
   }
@@ -207,7 +212,8 @@ export class MoveParticipant {
     const before = this.#table.snapshot;
     const after = this.#table.preview(applyChanges(before.assignment(), message.changes, before.version + 1));
     const covers = (topic: string): boolean => listed.has(topic) || (message.holdMatching && before.resolve(topic).cluster !== after.resolve(topic).cluster);
-    const move: LocalMove = { cancel: new AbortController(), decision: null, early: null, version: null, decided: false, finished, markFinished, covers, holding: false };
+    const asked = message.asked?.includes(this.member) ?? false;
+    const move: LocalMove = { cancel: new AbortController(), decision: null, early: null, version: null, decided: false, finished, markFinished, covers, holding: false, asked };
     this.#moves.set(message.moveId, move);
     // A move already decided here is still releasing (the barrier finishes asynchronously): a prepare read right
     // after its commit (same batch of the move log) waits for that instead of failing as a conflicting move.

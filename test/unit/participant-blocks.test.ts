@@ -50,6 +50,22 @@ describe('participant blocks()', () => {
     assert.equal(participant.blocks('orders'), false);
   });
 
+  it('a member the coordinator asked is not blocked before its hold (the move waits for its prepared); one not asked is', async () => {
+    let warmed = (): void => undefined;
+    const warming = new Promise<void>((r) => (warmed = r));
+    const asked = member(() => warming);
+    asked.participant.handle({ ...prepare('m-4'), asked: ['kmp-a', 'kmp-b'] });
+    assert.equal(asked.participant.blocks('orders'), false, 'asked: writes flow during the warm-up (open transactions can finish)');
+    const notAsked = member(() => warming);
+    notAsked.participant.handle({ ...prepare('m-5'), asked: ['kmp-b'] });
+    assert.equal(notAsked.participant.blocks('orders'), true, 'not asked: the move may commit without this member');
+    warmed();
+    for (let i = 0; i < 10 && asked.sent.length === 0; i++) await tick();
+    assert.equal(asked.sent[0]?.type, 'prepared');
+    asked.participant.handle({ type: 'abort', moveId: 'm-4', reason: 'test' });
+    notAsked.participant.handle({ type: 'abort', moveId: 'm-5', reason: 'test' });
+  });
+
   it('a prepare that failed here keeps its topics blocked until the decision arrives', async () => {
     const { participant, barrier, sent } = member();
     // Another move holds orders on this member: the prepare fails here as a conflicting move.
