@@ -113,6 +113,7 @@ test('kafkajs idempotent producer: after a send fails with its batch written, th
   const fewRetries = { retries: 1, initialRetryTime: 100, maxRetryTime: 200 }; // for reconnects too: they must fail while the relay refuses
   const producer = kafkaFor(bootstrap, 'kmp-it-seq-reuse', fewRetries).producer({ idempotent: true, maxInFlightRequests: 1, retry: fewRetries });
   await producer.connect();
+  let ackOfDropped = '';
   try {
     await producer.send({ topic, acks: -1, messages: [{ value: 'first' }] });
     relay.dropNextProduceResponse(3_000);
@@ -121,12 +122,15 @@ test('kafkajs idempotent producer: after a send fails with its batch written, th
     assert.equal(relay.dropped, 1);
     await new Promise((r) => setTimeout(r, 3_000)); // the relay accepts again
     // The producer reconnects by itself; this send reuses the failed send's sequence number.
-    await producer.send({ topic, acks: -1, messages: [{ value: 'acknowledged' }] });
+    const [meta] = await producer.send({ topic, acks: -1, messages: [{ value: 'acknowledged' }] });
+    ackOfDropped = String(meta.baseOffset);
     await producer.send({ topic, acks: -1, messages: [{ value: 'last' }] });
   } finally {
     await producer.disconnect();
   }
-  const values = (await readTopic('source', topic)).map((r) => r.value);
+  const records = await readTopic('source', topic);
   // 'in-doubt' was written although its send failed; 'acknowledged' was acknowledged although it was not written.
-  assert.deepEqual(values, ['first', 'in-doubt', 'last']);
+  assert.deepEqual(records.map((r) => r.value), ['first', 'in-doubt', 'last']);
+  // The broker answered the reused sequence as a duplicate: with the offset of the batch it already had.
+  assert.equal(ackOfDropped, String(records[1].offset));
 });
