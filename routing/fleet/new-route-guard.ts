@@ -123,11 +123,15 @@ export class NewRouteGuard<W> {
   }
 
   #entry(topic: string, partition: number, route: RouteEpoch, now: number): PartitionCheck<W> {
-    const key = `${partition}:${topic}`;
+    // One entry per route epoch, not one per partition replaced when the epoch differs: the data path checks a
+    // batch before admission (the route now) and again before sending (its ticket's generation), and the two may
+    // name different generations for a while on a member that installed a version late (back from a pause).
+    // Replacing the entry at each alternation restarted its clock and its load on every call — a partition
+    // answered 'wait' forever (found by fleet-pause.test.ts: a Java producer stuck for a minute).
+    const key = `${partition}:${topic}:${route.cluster}:${route.generation}`;
     let c = this.#checks.get(key);
-    if (c === undefined || c.generation !== route.generation || c.cluster !== route.cluster) {
+    if (c === undefined) {
       c = { cluster: route.cluster, generation: route.generation, since: now, state: null, loading: null, loadStartedAt: 0, open: false };
-      this.#checks.delete(key);
       this.#checks.set(key, c);
       if (this.#checks.size > this.#max) this.#checks.delete(this.#checks.keys().next().value as string);
     }

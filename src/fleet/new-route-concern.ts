@@ -35,6 +35,8 @@ export interface ClientBatch {
   readonly producerId: bigint;
   readonly epoch: number;
   readonly lastSequence: number;
+  /** The first sequence it carries (ordering of a producer's pipelined batches). */
+  readonly baseSequence?: number;
 }
 
 export interface NewRouteConcernOptions {
@@ -64,7 +66,49 @@ function clientBatch(w: PartitionWrite): ClientBatch | null {
   const first = w.batches[0];
   const last = w.batches[w.batches.length - 1];
   if (first === undefined || last === undefined || first.producerId < 0n || first.baseSequence < 0 || first.isTransactional) return null;
-  return { producerId: first.producerId, epoch: first.producerEpoch, lastSequence: (last.baseSequence + last.lastOffsetDelta) % SEQ_SPACE };
+  return { producerId: first.producerId, epoch: first.producerEpoch, lastSequence: (last.baseSequence + last.lastOffsetDelta) % SEQ_SPACE, baseSequence: first.baseSequence };
+}
+
+/**
+ * A producer's batches of one partition that were answered 'wait' hold back its later batches: a client with
+ * several batches in flight (Java: up to 5) would otherwise have batch N turned away while N+1, arriving once the
+ * old cluster's state is loaded, is forwarded — a sequence gap the broker refuses (OUT_OF_ORDER_SEQUENCE_NUMBER)
+ * and the client must recover from (found by fleet-pause.test.ts: a Java producer stalled for a minute). Keyed by
+ * producer, epoch and partition; the value is the lowest sequence answered 'wait' and not yet let through.
+ */
+class WaitingSequences {
+  /** The lowest waited sequence and when it was first waited (a client that never resends it is not waited for long). */
+  readonly #lowest = new Map<string, { base: number; at: number }>();
+  readonly #now: () => number;
+  readonly #maxMs: number;
+
+  constructor(now: () => number, maxMs: number) {
+    this.#now = now;
+    this.#maxMs = maxMs;
+  }
+
+  static key(b: ClientBatch, topic: string, partition: number): string {
+    return `${b.producerId}:${b.epoch}:${partition}:${topic}`;
+  }
+
+  /** Records a batch answered 'wait'. */
+  waited(key: string, base: number): void {
+    const lowest = this.#lowest.get(key);
+    if (lowest === undefined) this.#lowest.set(key, { base, at: this.#now() });
+    else if (reached(lowest.base, base)) this.#lowest.set(key, { base, at: lowest.at });
+    if (this.#lowest.size > 100_000) this.#lowest.delete(this.#lowest.keys().next().value as string);
+  }
+
+  /** Whether a batch must wait behind an earlier one of its producer; a batch at or before the lowest clears it. */
+  mustWait(key: string, base: number): boolean {
+    const lowest = this.#lowest.get(key);
+    if (lowest === undefined) return false;
+    if (reached(lowest.base, base) || this.#now() - lowest.at > this.#maxMs) {
+      this.#lowest.delete(key); // this is the waited batch (or an earlier one) coming back: order is restored
+      return false;
+    }
+    return true;
+  }
 }
 
 export class NewRouteConcern implements ProduceConcern {
@@ -72,9 +116,11 @@ export class NewRouteConcern implements ProduceConcern {
   readonly #o: NewRouteConcernOptions;
   /** `${generation}:${topic}` whose partitions were all prefetched (bounded). */
   readonly #prefetched = new Set<string>();
+  readonly #waiting: WaitingSequences;
 
   constructor(options: NewRouteConcernOptions) {
     this.#o = options;
+    this.#waiting = new WaitingSequences(options.now ?? (() => performance.now()), 10_000);
     this.guard = new NewRouteGuard<ClientBatch>({
       windowMs: options.windowMs ?? 300_000,
       loadTimeoutMs: options.loadTimeoutMs ?? 5_000,
@@ -87,7 +133,11 @@ export class NewRouteConcern implements ProduceConcern {
   refuse(w: PartitionWrite): { errorCode: number; message: string } | null {
     const batch = clientBatch(w);
     if (batch === null) return null;
+    const order = WaitingSequences.key(batch, w.topic, w.partition);
+    const base = batch.baseSequence ?? batch.lastSequence;
     const verdict = this.guard.check(w.topic, w.partition, this.#o.routeOf(w.topic), batch);
+    if (verdict !== 'wait' && this.#waiting.mustWait(order, base)) return waiting(w);
+    if (verdict === 'wait') this.#waiting.waited(order, base);
     if (verdict === 'duplicate') {
       // Answered as written: the next batch of this producer must find the guard past this one.
       this.#o.sequences.forward(SequenceGuard.key(batch.producerId, batch.epoch, w.topic, w.partition), w.batches[0]!.baseSequence, w.offsetSpan);
@@ -118,10 +168,12 @@ export class NewRouteConcern implements ProduceConcern {
     if (w.sequenceKey === null || w.cluster === null || w.ticket === null || w.batches[0]?.isTransactional === true) return null;
     const client = SequenceGuard.producerOf(w.sequenceKey);
     const last = w.batches[w.batches.length - 1]!;
-    const batch: ClientBatch = { producerId: client.producerId, epoch: client.epoch, lastSequence: (last.baseSequence + last.lastOffsetDelta) % SEQ_SPACE };
+    const batch: ClientBatch = { producerId: client.producerId, epoch: client.epoch, lastSequence: (last.baseSequence + last.lastOffsetDelta) % SEQ_SPACE, baseSequence: w.batches[0]!.baseSequence };
     const route = { cluster: w.cluster, generation: w.ticket.generation };
     const verdict: NewRouteVerdict = this.guard.check(w.topic, w.partition, route, batch);
-    if (verdict === 'forward') return null;
+    const order = WaitingSequences.key(batch, w.topic, w.partition);
+    if (verdict === 'forward') return this.#waiting.mustWait(order, batch.baseSequence ?? batch.lastSequence) ? waiting(w) : null;
+    this.#waiting.waited(order, batch.baseSequence ?? batch.lastSequence);
     this.#prefetchTopic(w.topic, route);
     return waiting(w);
   }

@@ -71,6 +71,16 @@ function setup(opts: { source: () => { producerId: bigint; producerEpoch: number
 }
 
 describe('NewRouteConcern', () => {
+  it('a producer\'s later batch waits behind its earlier one that was answered wait (no sequence gap upstream)', async () => {
+    const { concern } = setup({ source: () => [{ producerId: 42n, producerEpoch: 0, lastSequence: 4 }] });
+    assert.equal(concern.refuse(write(42n, 5))?.errorCode, ErrorCode.NOT_ENOUGH_REPLICAS, 'batch 5: the old state is not loaded yet');
+    await settle();
+    assert.equal(concern.refuse(write(42n, 6))?.errorCode, ErrorCode.NOT_ENOUGH_REPLICAS, 'batch 6 arrives after the load: it must not overtake 5');
+    assert.equal(concern.refuse(write(42n, 5)), null, 'batch 5 again: forwarded (the old cluster has only up to 4)');
+    assert.equal(concern.refuse(write(42n, 6)), null, 'then 6');
+    assert.equal(concern.refuse(write(7n, 0)), null, 'another producer is not held back');
+  });
+
   it('a retry of a batch the old cluster appended under the client\'s own pid is answered as written, and the sequence guard moves past it', async () => {
     const { concern, asked, sequences } = setup({ source: () => [{ producerId: 42n, producerEpoch: 0, lastSequence: 5 }] });
     const first = concern.refuse(write(42n, 5));
