@@ -179,7 +179,7 @@ export async function startProxyServer(config: KmpConfig, log: Logger): Promise<
     produceConcerns: [
       ...(fleet === null ? [] : [leadershipConcern(fleet.membership, (topic) => controlPlane.blocksProduce(topic))]),
       // A fleet: a batch on a partition's new route that the old cluster already has is answered, not re-sent.
-      ...(fleet === null
+      ...(fleet === null || config.fleet?.newRouteCheck !== true
         ? []
         : [new NewRouteConcern({
             clusters,

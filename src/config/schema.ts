@@ -329,6 +329,11 @@ export function createConfigSchema({ baseDir }: ConfigSchemaOptions) {
       heartbeatMs: positiveInt().default(500),
       /** Clock-drift allowance: others count a member gone after lease + margin, it fences itself at lease - margin. */
       skewMarginMs: z.number().int('expected an integer').nonnegative('must be >= 0').default(500),
+      /**
+       * The new-route check (docs/fleet.md "Retries across a move"): off by default until a kafkajs producer's
+       * duplicates under it in fleet-clients.test.ts (CI, 11 records, once) are understood.
+       */
+      newRouteCheck: z.boolean().default(false),
       /** Replication factor of the control topics when kmp creates them. */
       replicationFactor: positiveInt().max(32).default(3),
     })
