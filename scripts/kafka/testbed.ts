@@ -115,7 +115,8 @@ function pidFile(name: ClusterName): string {
   return path.join(clusterDir(name), 'pid');
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { commonBrokerProps, installKafka, javaArgsIn, writeLog4j } from '../../scripts/kafka/testbed.ts';
+import { commonBrokerProps, installKafka, isAlive, javaArgsIn, writeLog4j } from '../../scripts/kafka/testbed.ts';
 import { probeMetadata } from '../../scripts/kafka/probe.ts';
 
 export interface ScratchBroker {
@@ -35,15 +35,6 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function waitForExit(child: ChildProcess, graceMs: number): Promise<void> {

@@ -7,46 +7,12 @@ import pino from 'pino';
 import { crc32c } from '@node-rs/crc32';
 import { buildBatch } from '../support/build-batch.ts';
 import { decodeControlRecords, encodeControlBatch, type ControlRecord, type ReadRecord } from '../../src/fleet/control-records.ts';
-import type { ControlLogPort } from '../../src/fleet/control-log.ts';
+import { MemoryControlLog } from '../support/memory-control-log.ts';
 import { KafkaStateStore } from '../../src/fleet/kafka-state-store.ts';
 import { StaleVersionError } from '../../routing/errors.ts';
 import type { StateCommit, StoreEvent } from '../../routing/state-store.ts';
 
 const silent = pino({ level: 'silent' });
-
-/** A control log in memory: per topic an array of records; reads wait (briefly) for a record like a long poll. */
-class MemoryControlLog implements ControlLogPort {
-  readonly topics = new Map<string, ReadRecord[]>();
-  #wake: (() => void)[] = [];
-
-  async append(topic: string, records: readonly ControlRecord[]): Promise<bigint> {
-    const log = this.topics.get(topic) ?? [];
-    this.topics.set(topic, log);
-    const base = BigInt(log.length);
-    records.forEach((r, i) => log.push({ ...r, offset: base + BigInt(i), timestamp: Date.now() }));
-    for (const w of this.#wake.splice(0)) w();
-    return base;
-  }
-
-  async endOffset(topic: string): Promise<bigint> {
-    return BigInt(this.topics.get(topic)?.length ?? 0);
-  }
-
-  async read(topic: string, offset: bigint, maxWaitMs: number): Promise<{ records: ReadRecord[]; next: bigint; highWatermark: bigint }> {
-    if (BigInt(this.topics.get(topic)?.length ?? 0) <= offset && maxWaitMs > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, maxWaitMs);
-        this.#wake.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    const log = this.topics.get(topic) ?? [];
-    const records = log.slice(Number(offset));
-    return { records, next: BigInt(log.length), highWatermark: BigInt(log.length) };
-  }
-}
 
 function flip(version: number, name: string): StateCommit {
   return { version, changes: [{ kind: 'batch', name, before: 'source', after: 'target' }], audit: [], ledger: [] };
